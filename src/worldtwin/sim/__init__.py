@@ -17,3 +17,5 @@ __all__ = [
     "registered",
     "spec_of",
 ]
+
+from worldtwin.sim import builtins as _builtins  # noqa: E402,F401  (registers the built-in twins)
