@@ -174,10 +174,12 @@ def to_batch(
         raise DataError(f"{name}: units given for {unknown}, which are not tags of twin '{twin.name}'")
     if long:
         batch = _long_batch(table, times, time_ok, options, rejects, report, name, source, row_offset)
-        for code, tag in enumerate(batch.tag_names):
-            if tag in options.units:
-                mask = batch.tag == code
-                batch.value[mask] = _to_spec_unit(batch.value[mask], tag, options.units[tag], twin, name)
+        converted = [(code, tag) for code, tag in enumerate(batch.tag_names) if tag in options.units]
+        if converted:
+            batch.value = batch.value.copy()  # may be a read-only view of Arrow memory
+        for code, tag in converted:
+            mask = batch.tag == code
+            batch.value[mask] = _to_spec_unit(batch.value[mask], tag, options.units[tag], twin, name)
         return batch
     return _wide_batch(table, twin, times, time_ok, options, rejects, report, name, source, row_offset)
 

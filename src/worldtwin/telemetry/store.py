@@ -72,12 +72,13 @@ def _utc(micros: np.ndarray) -> pd.DatetimeIndex:
 
 
 def _categorical(codes: np.ndarray, names: Mapping[int, str]) -> pd.Categorical:
-    """Integer ids → a categorical of their names (categories in id order)."""
-    ids = sorted(names)
-    lookup = np.full(max(ids, default=0) + 2, -1, dtype=np.int64)
-    lookup[ids] = np.arange(len(ids))
+    """Integer ids → a categorical of their names (several ids may share a name)."""
+    categories = list(dict.fromkeys(names[i] for i in sorted(names)))
+    lookup = np.full(max(names, default=0) + 2, -1, dtype=np.int64)  # the last slot stays -1: unknown ids
+    for identifier, name in names.items():
+        lookup[identifier] = categories.index(name)
     index = lookup[np.clip(codes, -1, len(lookup) - 2)] if len(codes) else np.empty(0, np.int64)
-    return pd.Categorical.from_codes(index, [names[i] for i in ids])
+    return pd.Categorical.from_codes(index, categories)
 
 
 def _load_twin(twin: Twin | str | Path) -> Twin:
