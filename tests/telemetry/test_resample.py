@@ -38,15 +38,22 @@ def test_last_holds_only_while_fresh() -> None:
 
 
 def test_mean_of_a_slow_tag_holds_its_last_reading() -> None:
-    out = resample(seconds(0, 300), np.array([4.0, 6.0]), seconds(0, 10, 20, 300, 310),
-                   dt_us=10 * S, method="mean", hold_us=1500 * S)
+    out = resample(
+        seconds(0, 300),
+        np.array([4.0, 6.0]),
+        seconds(0, 10, 20, 300, 310),
+        dt_us=10 * S,
+        method="mean",
+        hold_us=1500 * S,
+    )
     assert out.tolist() == [4.0, 4.0, 4.0, 6.0, 6.0]
 
 
 def test_interpolate_is_linear_and_does_not_bridge_gaps() -> None:
     times, values = seconds(0, 10, 100), np.array([0.0, 10.0, 0.0])
-    out = resample(times, values, seconds(-5, 0, 5, 10, 50, 105), dt_us=5 * S, method="interpolate",
-                   hold_us=20 * S)
+    out = resample(
+        times, values, seconds(-5, 0, 5, 10, 50, 105), dt_us=5 * S, method="interpolate", hold_us=20 * S
+    )
     assert np.isnan(out[0])  # before the first reading
     assert out[1:4].tolist() == [0.0, 5.0, 10.0]
     assert np.isnan(out[4])  # 10 s -> 100 s is wider than the hold: no bridge, and 10 s is stale by then
@@ -59,11 +66,13 @@ def test_unknown_method_is_an_error() -> None:
 
 
 def test_split_episodes_makes_a_valid_trajectory_table() -> None:
-    frame = pd.DataFrame({
-        "time": pd.date_range("2024-03-01", periods=8, freq="10s", tz="UTC"),
-        "a": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0, np.nan, 8.0],
-        "b": [1.0] * 8,
-    })
+    frame = pd.DataFrame(
+        {
+            "time": pd.date_range("2024-03-01", periods=8, freq="10s", tz="UTC"),
+            "a": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0, np.nan, 8.0],
+            "b": [1.0] * 8,
+        }
+    )
     table = split_episodes(frame, ["a", "b"], min_length=2)
     assert table["episode"].tolist() == [0, 0, 1, 1, 1]
     assert table["a"].tolist() == [1.0, 2.0, 4.0, 5.0, 6.0]  # the lone row 7 is shorter than min_length

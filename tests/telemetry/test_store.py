@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 from worldtwin.errors import DataError
-from worldtwin.spec.loading import load_spec
 from worldtwin.spec.schema import Twin
 from worldtwin.telemetry.samples import Sample, SampleSink
 from worldtwin.telemetry.store import Store
@@ -44,10 +43,14 @@ def test_write_then_query_round_trips_exact_times(store: Store) -> None:
 
 
 def test_write_acknowledges_quarantined_samples_too(store: Store) -> None:
-    acknowledged = store.write([Sample("T", BASE, 300.0), Sample("T", BASE + 1, float("nan")),
-                                Sample("ghost", BASE, 1.0)])
+    acknowledged = store.write(
+        [Sample("T", BASE, 300.0), Sample("T", BASE + 1, float("nan")), Sample("ghost", BASE, 1.0)]
+    )
     assert acknowledged == 3
-    assert store.last_report is not None and store.last_report.summary() == "3 samples read: 1 stored, 2 quarantined"
+    assert (
+        store.last_report is not None
+        and store.last_report.summary() == "3 samples read: 1 stored, 2 quarantined"
+    )
     assert sorted(store.quarantine()["reason"]) == ["nan", "unknown_tag"]
 
 
@@ -81,8 +84,9 @@ def test_a_changed_unit_is_converted_at_the_boundary(store: Store, plant: Twin) 
         opened.write([Sample("T", BASE + 1, 30.0)])
     with Store.open(directory, plant) as opened:
         assert opened.query("T")["value"].to_numpy() == pytest.approx([300.0, 303.15])
-    metres = plant.model_copy(update={"tags": [t.model_copy(update={"unit": "m"}) if t.name == "T" else t
-                                                for t in plant.tags]})
+    metres = plant.model_copy(
+        update={"tags": [t.model_copy(update={"unit": "m"}) if t.name == "T" else t for t in plant.tags]}
+    )
     with pytest.raises(DataError, match="holds its values in 'K' but the spec now says 'm'"):
         Store.open(directory, metres)
 
@@ -103,9 +107,17 @@ def test_a_second_writer_process_gets_a_clear_error(store: Store) -> None:
     directory = store.backend.directory  # type: ignore[attr-defined]
     store.close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from worldtwin.telemetry.store import Store; "
-         "s = Store.open(sys.argv[1], sys.argv[2]); print('open', flush=True); time.sleep(60)",
-         str(directory), str(HERE / "plant.yaml")], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from worldtwin.telemetry.store import Store; "
+            "s = Store.open(sys.argv[1], sys.argv[2]); print('open', flush=True); time.sleep(60)",
+            str(directory),
+            str(HERE / "plant.yaml"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
         with pytest.raises(DataError, match="open for writing by another process"):
@@ -117,11 +129,17 @@ def test_a_second_writer_process_gets_a_clear_error(store: Store) -> None:
 
 def test_trajectory_aligns_fast_and_slow_tags(store: Store) -> None:
     seconds = np.arange(0, 600)
-    fast = [Sample("T", BASE + s, 300.0 + s % 10) for s in seconds] + \
-           [Sample("level", BASE + s, 2.0) for s in seconds] + [Sample("valve", BASE + s, 50.0) for s in seconds]
+    fast = (
+        [Sample("T", BASE + s, 300.0 + s % 10) for s in seconds]
+        + [Sample("level", BASE + s, 2.0) for s in seconds]
+        + [Sample("valve", BASE + s, 50.0) for s in seconds]
+    )
     slow = [Sample("analyzer", BASE + s, 0.5 + s / 6000) for s in seconds[::60]]  # every minute, 'last'
-    gap = [Sample(tag, BASE + 900 + s, 1.0 if tag == "analyzer" else 300.0) for s in range(0, 300)
-           for tag in ("T", "level", "valve", "analyzer")]
+    gap = [
+        Sample(tag, BASE + 900 + s, 1.0 if tag == "analyzer" else 300.0)
+        for s in range(0, 300)
+        for tag in ("T", "level", "valve", "analyzer")
+    ]
     store.write(fast + slow + gap)
     table = store.trajectory(dt=10)
     check_table(table, store.twin.tag_names)
@@ -142,7 +160,11 @@ def test_exports_write_readable_parquet(store: Store, tmp_path: Path) -> None:
     assert len(long) == 38 and set(long.columns) >= {"time", "tag", "value", "quality", "source"}
     path = store.export_parquet(tmp_path / "train.parquet", layout="trajectory", tags=["T", "level"])
     frame = read_table(path)
-    assert table_metadata(path)["twin"] == "plant" and len(frame) == 12 and list(frame.columns[2:]) == ["T", "level"]
+    assert (
+        table_metadata(path)["twin"] == "plant"
+        and len(frame) == 12
+        and list(frame.columns[2:]) == ["T", "level"]
+    )
     assert not list(tmp_path.glob("*.tmp"))
 
 
@@ -152,8 +174,11 @@ def test_validation_report_sums_the_batches(store: Store) -> None:
     total = store.validation_report()
     # unknown_tag.csv repeats T at 00:00:00 and 00:00:20 (duplicates) and brings the T reading at 00:00:10
     # that nan.csv lacked (stored, but older than T's newest sample: out of order).
-    assert total.counts == {"T": {"nan": 1, "duplicate": 2, "out_of_order": 1}, "level": {"nan": 1},
-                            "FOO": {"unknown_tag": 3}}
+    assert total.counts == {
+        "T": {"nan": 1, "duplicate": 2, "out_of_order": 1},
+        "level": {"nan": 1},
+        "FOO": {"unknown_tag": 3},
+    }
     assert store.validation_report(batch=1).quarantined == 2
     batches = store.batches()
     assert batches["origin"].tolist() == [str(CORPUS / "nan.csv"), str(CORPUS / "unknown_tag.csv")]
@@ -189,9 +214,12 @@ BATCH = 50
 
 
 def _run_and_kill(directory: Path, mode: str, *, after: str, delay: float = 0.0) -> list[str]:
-    """Start the crash writer, SIGKILL it once ``after`` was printed (plus ``delay``), return all its lines."""
-    process = subprocess.Popen([sys.executable, str(HERE / "crash_writer.py"), str(directory),
-                                str(HERE / "plant.yaml"), mode], stdout=subprocess.PIPE, text=True)
+    """Start the crash writer, SIGKILL it once ``after`` is printed (plus ``delay``); return its lines."""
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "crash_writer.py"), str(directory), str(HERE / "plant.yaml"), mode],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 120
@@ -240,7 +268,9 @@ def test_a_file_killed_before_commit_is_absent_as_a_whole(tmp_path: Path) -> Non
     with Store.open(directory, HERE / "plant.yaml") as store:
         assert store.summary().loc["level", "samples"] == 0
         assert len(store.batches()) == 1, "only the acknowledged small batch has a record"
-    assert set(_batches_present(directory)) == {int(line.split()[1]) for line in lines if line.startswith("ack ")}
+    assert set(_batches_present(directory)) == {
+        int(line.split()[1]) for line in lines if line.startswith("ack ")
+    }
 
 
 def test_a_file_killed_mid_import_is_absent_or_complete(tmp_path: Path) -> None:

@@ -20,20 +20,31 @@ RULES = {"a": TagRule(1, 0.0, 10.0, US_PER_S), "b": TagRule(2, period_us=US_PER_
 
 def batch(tags: list[str], seconds: list[float], values: list[float]) -> SampleBatch:
     names = sorted(set(tags))
-    return SampleBatch((np.asarray(seconds) * US_PER_S).astype(np.int64),
-                       np.asarray([names.index(t) for t in tags], np.int32), names, np.asarray(values, float),
-                       np.arange(1, len(tags) + 1), np.zeros(len(tags), np.int32), ["test"])
+    return SampleBatch(
+        (np.asarray(seconds) * US_PER_S).astype(np.int64),
+        np.asarray([names.index(t) for t in tags], np.int32),
+        names,
+        np.asarray(values, float),
+        np.arange(1, len(tags) + 1),
+        np.zeros(len(tags), np.int32),
+        ["test"],
+    )
 
 
 def no_stored(tag_id: int, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
     raise AssertionError("nothing is stored: lookup must not be asked")
 
 
-def run(data: SampleBatch, policy: ValidationPolicy | None = None, last_time: dict[int, int] | None = None,
-        lookup=no_stored) -> tuple[ValidationReport, Rejects, object]:  # type: ignore[no-untyped-def]
+def run(
+    data: SampleBatch,
+    policy: ValidationPolicy | None = None,
+    last_time: dict[int, int] | None = None,
+    lookup=no_stored,
+) -> tuple[ValidationReport, Rejects, object]:  # type: ignore[no-untyped-def]
     rejects, report = Rejects(), ValidationReport(received=len(data))
-    accepted = validate(data, RULES, policy or ValidationPolicy(), rejects, report, last_time=last_time or {},
-                        lookup=lookup)
+    accepted = validate(
+        data, RULES, policy or ValidationPolicy(), rejects, report, last_time=last_time or {}, lookup=lookup
+    )
     report.add_rejects(rejects)
     return report, rejects, accepted
 
@@ -42,7 +53,12 @@ def test_each_problem_is_quarantined_with_its_reason() -> None:
     data = batch(["a", "a", "a", "zz", "b", "b"], [0, 1, 2, 3, 4, 4], [1.0, np.nan, np.inf, 1.0, 5.0, 6.0])
     report, rejects, accepted = run(data)
     table = rejects.to_arrow().to_pylist()
-    assert [(r["row"], r["reason"]) for r in table] == [(4, "unknown_tag"), (2, "nan"), (3, "inf"), (6, "duplicate")]
+    assert [(r["row"], r["reason"]) for r in table] == [
+        (4, "unknown_tag"),
+        (2, "nan"),
+        (3, "inf"),
+        (6, "duplicate"),
+    ]
     assert table[-1]["detail"] == "repeated within this input" and table[0]["tag"] == "zz"
     assert report.counts == {"zz": {"unknown_tag": 1}, "a": {"nan": 1, "inf": 1}, "b": {"duplicate": 1}}
     assert (report.stored, report.quarantined) == (2, 4)
@@ -81,8 +97,9 @@ def test_out_of_order_and_late_samples_are_counted_not_dropped() -> None:
     assert report.counts == {"a": {"out_of_order": 3}} and report.stored == 5
     assert accepted.newest == {1: 5 * US_PER_S}  # type: ignore[attr-defined]
     late = batch(["a"], [1], [1.0])
-    report, _, _ = run(late, last_time={1: 2 * US_PER_S}, lookup=lambda *_: (np.array([2 * US_PER_S]),
-                                                                             np.array([1.0])))
+    report, _, _ = run(
+        late, last_time={1: 2 * US_PER_S}, lookup=lambda *_: (np.array([2 * US_PER_S]), np.array([1.0]))
+    )
     assert report.counts == {"a": {"out_of_order": 1}}
 
 
@@ -113,17 +130,31 @@ def test_every_input_row_ends_up_exactly_once(seed: int) -> None:
     assert len(quarantined_rows) == len(set(quarantined_rows)) == report.quarantined
     assert report.stored + report.quarantined == n
     order = rng.permutation(n)
-    shuffled = SampleBatch(data.time[order], data.tag[order], data.tag_names, data.value[order], data.row[order],
-                           data.source[order], data.source_names)
+    shuffled = SampleBatch(
+        data.time[order],
+        data.tag[order],
+        data.tag_names,
+        data.value[order],
+        data.row[order],
+        data.source[order],
+        data.source_names,
+    )
     report2, _, accepted2 = run(shuffled)
     kept2 = set(zip(accepted2.tag_id.tolist(), accepted2.time.tolist(), strict=True))  # type: ignore[attr-defined]
     assert kept2 == kept and report2.stored == report.stored
 
 
 def test_report_merges_and_round_trips() -> None:
-    one = ValidationReport(received=3, stored=2, quarantined=1, counts={"a": {"nan": 1}}, longest_gap={"a": 5.0})
-    two = ValidationReport(received=2, stored=2, flagged=1, counts={"a": {"out_of_range": 1}, "b": {"gap": 1}},
-                           longest_gap={"a": 9.0})
+    one = ValidationReport(
+        received=3, stored=2, quarantined=1, counts={"a": {"nan": 1}}, longest_gap={"a": 5.0}
+    )
+    two = ValidationReport(
+        received=2,
+        stored=2,
+        flagged=1,
+        counts={"a": {"out_of_range": 1}, "b": {"gap": 1}},
+        longest_gap={"a": 9.0},
+    )
     total = one.merge(two)
     assert (total.received, total.stored, total.flagged, total.quarantined) == (5, 4, 1, 1)
     assert total.longest_gap == {"a": 9.0} and not total.ok

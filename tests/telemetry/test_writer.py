@@ -19,14 +19,18 @@ BASE = pd.Timestamp("2024-03-01T00:00:00Z").timestamp()
 def test_concurrent_writes_are_grouped_and_each_acknowledged(store: Store) -> None:
     sources, per_source, size = 8, 25, 4
     with store.writer(max_rows=10_000, max_delay=0.02) as sink:
+
         def produce(source: int) -> int:
             total = 0
             for k in range(per_source):
-                batch = [Sample("T", BASE + (source * per_source + k) * size + i, 300.0, f"src{source}")
-                         for i in range(size)]
+                batch = [
+                    Sample("T", BASE + (source * per_source + k) * size + i, 300.0, f"src{source}")
+                    for i in range(size)
+                ]
                 total += sink.write(batch)
-                assert len(store.query("T", batch[0].time, batch[-1].time + 1)) == size, \
+                assert len(store.query("T", batch[0].time, batch[-1].time + 1)) == size, (
                     "write() returned before its samples were readable"
+                )
             return total
 
         with ThreadPoolExecutor(sources) as pool:

@@ -1,4 +1,4 @@
-"""``worldtwin ingest``, ``worldtwin export`` and ``worldtwin store ...``: plant data in and out of the store."""
+"""``worldtwin ingest``, ``export`` and ``store ...``: plant data into and out of the telemetry store."""
 
 from __future__ import annotations
 
@@ -21,10 +21,14 @@ store_app = typer.Typer(
     no_args_is_help=True,
 )
 
-TwinOption = Annotated[str, typer.Option("--twin", "-t", help="Twin spec YAML file, or a registered twin id.")]
+TwinOption = Annotated[
+    str, typer.Option("--twin", "-t", help="Twin spec YAML file, or a registered twin id.")
+]
 StoreOption = Annotated[
     str | None,
-    typer.Option("--store", "-s", help="Store directory or postgresql:// URL [default: <spec dir>/<twin>.store]."),
+    typer.Option(
+        "--store", "-s", help="Store directory or postgresql:// URL [default: <spec dir>/<twin>.store]."
+    ),
 ]
 
 
@@ -44,8 +48,9 @@ def default_store(twin_arg: str, twin: Twin) -> Path:
     return _spec_dir(twin_arg) / f"{twin.name}.store"
 
 
-def _open(twin_arg: str, store: str | None, *, read_only: bool = False,
-          policy: ValidationPolicy | None = None) -> Store:
+def _open(
+    twin_arg: str, store: str | None, *, read_only: bool = False, policy: ValidationPolicy | None = None
+) -> Store:
     twin = _load_twin(twin_arg)
     location = store or default_store(twin_arg, twin)
     return Store.open(location, twin, read_only=read_only, policy=policy)
@@ -56,8 +61,9 @@ def _pairs(text: str | None, option: str) -> dict[str, str]:
     for item in split_names(text):
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise typer.BadParameter(f"{item!r} is not NAME=VALUE; e.g. {option} LT101=level,FT7=inflow",
-                                     param_hint=option)
+            raise typer.BadParameter(
+                f"{item!r} is not NAME=VALUE; e.g. {option} LT101=level,FT7=inflow", param_hint=option
+            )
         pairs[key.strip()] = value.strip()
     return pairs
 
@@ -94,23 +100,49 @@ def _print_report(report: ValidationReport, name: str) -> None:
 
 def ingest(
     twin: TwinOption,
-    files: Annotated[list[Path] | None, typer.Argument(help="CSV or Parquet files [default: the file sources "
-                                                       "of the spec].", show_default=False)] = None,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="CSV or Parquet files [default: the file sources of the spec].", show_default=False
+        ),
+    ] = None,
     store: StoreOption = None,
-    layout: Annotated[Literal["auto", "wide", "long"] | None, typer.Option(
-        help="wide: a column per tag; long: tag, time, value rows [default: the spec source, else auto].")] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone of naive timestamps, e.g. Europe/Berlin.")] = None,
-    mapping: Annotated[str | None, typer.Option("--map", help="Input column (or long-layout tag name) → spec "
-                                                "tag: LT101=level,FT7=inflow.")] = None,
-    unit: Annotated[str | None, typer.Option("--unit", help="Unit of a tag in the file when it differs from the "
-                                             "spec: level=cm,T=degF.")] = None,
+    layout: Annotated[
+        Literal["auto", "wide", "long"] | None,
+        typer.Option(
+            help="wide: a column per tag; long: tag, time, value rows [default: the spec source, else auto]."
+        ),
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="IANA zone of naive timestamps, e.g. Europe/Berlin.")
+    ] = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            "--map", help="Input column (or long-layout tag name) → spec tag: LT101=level,FT7=inflow."
+        ),
+    ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            "--unit", help="Unit of a tag in the file when it differs from the spec: level=cm,T=degF."
+        ),
+    ] = None,
     time_column: Annotated[str | None, typer.Option(help="Name of the time column [default: time].")] = None,
-    skip: Annotated[str | None, typer.Option(help="Wide-layout columns that are not tags: comment,batch_no.")] = None,
-    decimal_comma: Annotated[bool, typer.Option(help="Values are written 12,5 (CSV with ';' delimiter).")] = False,
-    on_range: Annotated[Literal["flag", "reject"], typer.Option(
-        help="Out-of-range values: flag (store, quality bit) or reject (quarantine).")] = "flag",
+    skip: Annotated[
+        str | None, typer.Option(help="Wide-layout columns that are not tags: comment,batch_no.")
+    ] = None,
+    decimal_comma: Annotated[
+        bool, typer.Option(help="Values are written 12,5 (CSV with ';' delimiter).")
+    ] = False,
+    on_range: Annotated[
+        Literal["flag", "reject"],
+        typer.Option(help="Out-of-range values: flag (store, quality bit) or reject (quarantine)."),
+    ] = "flag",
     max_gap: Annotated[float, typer.Option(help="Report gaps longer than this many sample periods.")] = 5.0,
-    strict: Annotated[bool, typer.Option(help="Exit with status 1 when anything was quarantined or flagged.")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Exit with status 1 when anything was quarantined or flagged.")
+    ] = False,
 ) -> None:
     """Import historian files into the twin's store: validated, converted to spec units and UTC.
 
@@ -122,11 +154,19 @@ def ingest(
     Example:  worldtwin ingest history.csv --twin reactor.yaml --tz Europe/Berlin --map TI101=T
     """
     policy = ValidationPolicy(on_range=on_range, max_gap=max_gap)
-    overrides = {"layout": layout, "timezone": tz, "columns": _pairs(mapping, "--map"),
-                 "units": _pairs(unit, "--unit"), "time_column": time_column,
-                 "skip": split_names(skip) or None, "decimal_comma": decimal_comma or None}
+    overrides = {
+        "layout": layout,
+        "timezone": tz,
+        "columns": _pairs(mapping, "--map"),
+        "units": _pairs(unit, "--unit"),
+        "time_column": time_column,
+        "skip": split_names(skip) or None,
+        "decimal_comma": decimal_comma or None,
+    }
     overrides = {key: value for key, value in overrides.items() if value}
     spec_dir = _spec_dir(twin)
+    # Live sources (OPC UA, MQTT: `--live`, branch telemetry-live) add their option above and stream into
+    # `opened.writer()` (a SampleSink) instead of the file loop below.
     with _open(twin, store, policy=policy) as opened:
         jobs = _jobs(opened.twin, files, spec_dir)
         total, failures = ValidationReport(), []
@@ -148,8 +188,11 @@ def ingest(
         if len(jobs) > 1:
             console.print(f"[bold]all files[/bold]: {total.summary()}", highlight=False)
         if total.quarantined:
-            console.print(f"quarantined rows: worldtwin store quarantine --twin {twin}"
-                          + (f" --store {store}" if store else ""), highlight=False)
+            console.print(
+                f"quarantined rows: worldtwin store quarantine --twin {twin}"
+                + (f" --store {store}" if store else ""),
+                highlight=False,
+            )
     if failures:
         raise DataError(f"{len(failures)} of {len(jobs)} file(s) not stored (see above); the others were")
     if strict and not total.ok:
@@ -161,8 +204,10 @@ def _jobs(twin: Twin, files: list[Path] | None, spec_dir: Path) -> list[tuple[Pa
         return [(path, None) for path in files]
     sources = [s for s in twin.sources if isinstance(s, FileSource)]
     if not sources:
-        raise DataError(f"no files given and twin {twin.name!r} lists no csv/parquet sources; "
-                        "name the files: worldtwin ingest FILE --twin SPEC")
+        raise DataError(
+            f"no files given and twin {twin.name!r} lists no csv/parquet sources; "
+            "name the files: worldtwin ingest FILE --twin SPEC"
+        )
     return [((spec_dir / s.path) if not Path(s.path).is_absolute() else Path(s.path), s) for s in sources]
 
 
@@ -170,14 +215,22 @@ def export(
     twin: TwinOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet (or .csv) file to write.")],
     store: StoreOption = None,
-    start: Annotated[str | None, typer.Option(help="First time, ISO 8601 (naive = UTC) [default: first sample].")]
-    = None,
-    end: Annotated[str | None, typer.Option(help="End time (exclusive) [default: after the last sample].")] = None,
-    dt: Annotated[float | None, typer.Option(help="Grid step in seconds [default: the spec's sample_period].")]
-    = None,
+    start: Annotated[
+        str | None, typer.Option(help="First time, ISO 8601 (naive = UTC) [default: first sample].")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="End time (exclusive) [default: after the last sample].")
+    ] = None,
+    dt: Annotated[
+        float | None, typer.Option(help="Grid step in seconds [default: the spec's sample_period].")
+    ] = None,
     tags: Annotated[str | None, typer.Option(help="Tags to export, comma-separated [default: all].")] = None,
-    long: Annotated[bool, typer.Option("--long", help="Raw samples (time, tag, value, quality, source) instead "
-                                       "of a trajectory table.")] = False,
+    long: Annotated[
+        bool,
+        typer.Option(
+            "--long", help="Raw samples (time, tag, value, quality, source) instead of a trajectory table."
+        ),
+    ] = False,
     min_length: Annotated[int, typer.Option(help="Drop episodes shorter than this many rows.")] = 2,
 ) -> None:
     """Write a trajectory table for training (episode, time, one column per tag) from the store.
@@ -201,13 +254,21 @@ def export(
 
         frame = opened.trajectory(start, end, dt, tags=names, min_length=min_length)
         if frame.empty:
-            raise DataError("no complete rows to export: every tag needs a fresh value at the same grid times; "
-                            "check 'worldtwin store info' for what is stored, or pass --tags / a larger --dt")
-        meta = {"twin": opened.twin.name, "spec_hash": opened.twin.spec_hash(),
-                "dt": dt or opened.twin.sample_period}
+            raise DataError(
+                "no complete rows to export: every tag needs a fresh value at the same grid times; "
+                "check 'worldtwin store info' for what is stored, or pass --tags / a larger --dt"
+            )
+        meta = {
+            "twin": opened.twin.name,
+            "spec_hash": opened.twin.spec_hash(),
+            "dt": dt or opened.twin.sample_period,
+        }
         write_table(frame, out, metadata=meta)
-        console.print(f"wrote {len(frame)} rows in {frame['episode'].nunique()} episode(s), "
-                      f"{len(frame.columns) - 2} tags, to {out}", highlight=False)
+        console.print(
+            f"wrote {len(frame)} rows in {frame['episode'].nunique()} episode(s), "
+            f"{len(frame.columns) - 2} tags, to {out}",
+            highlight=False,
+        )
 
 
 @store_app.command("info")
@@ -222,24 +283,32 @@ def info(twin: TwinOption, store: StoreOption = None) -> None:
         for column in ("tag", "unit", "samples", "flagged", "first (UTC)", "last (UTC)"):
             table.add_column(column, justify="right" if column in ("samples", "flagged") else "left")
         for tag, row in summary.iterrows():
-            table.add_row(str(tag), row["unit"], str(row["samples"]), str(row["flagged"]),
-                          "" if row["samples"] == 0 else str(row["first"])[:19],
-                          "" if row["samples"] == 0 else str(row["last"])[:19])
+            table.add_row(
+                str(tag),
+                row["unit"],
+                str(row["samples"]),
+                str(row["flagged"]),
+                "" if row["samples"] == 0 else str(row["first"])[:19],
+                "" if row["samples"] == 0 else str(row["last"])[:19],
+            )
         console.print(table)
-        console.print(f"{len(opened.batches())} batches, {opened.quarantine_count()} quarantined rows",
-                      highlight=False)
+        console.print(
+            f"{len(opened.batches())} batches, {opened.quarantine_count()} quarantined rows", highlight=False
+        )
 
 
 @store_app.command("quarantine")
 def quarantine(
     twin: TwinOption,
     store: StoreOption = None,
-    reason: Annotated[str | None, typer.Option(help=f"Only this reason: {', '.join(str(i) for i in Issue)}.")]
-    = None,
+    reason: Annotated[
+        str | None, typer.Option(help=f"Only this reason: {', '.join(str(i) for i in Issue)}.")
+    ] = None,
     batch: Annotated[int | None, typer.Option(help="Only rows of this batch (see 'store info').")] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many rows (0: all).")] = 20,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write all matching rows to .csv or .parquet.")]
-    = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write all matching rows to .csv or .parquet.")
+    ] = None,
 ) -> None:
     """Show the rows validation set aside, with the reason and the original text.
 
@@ -263,9 +332,21 @@ def quarantine(
     for column in ("batch", "row", "time", "tag", "value", "raw", "reason", "detail"):
         table.add_column(column)
     for row in frame.itertuples(index=False):
-        table.add_row(*("" if value is None or str(value) in ("nan", "NaT", "None") else str(value)
-                        for value in (row.batch, row.row, row.time, row.tag, row.value, row.raw, row.reason,
-                                      row.detail)))
+        table.add_row(
+            *(
+                "" if value is None or str(value) in ("nan", "NaT", "None") else str(value)
+                for value in (
+                    row.batch,
+                    row.row,
+                    row.time,
+                    row.tag,
+                    row.value,
+                    row.raw,
+                    row.reason,
+                    row.detail,
+                )
+            )
+        )
     console.print(table)
 
 

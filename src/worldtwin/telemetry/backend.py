@@ -3,9 +3,10 @@
 A backend keeps five tables: ``tags`` (id, name, unit the values are stored in), ``batches`` (one
 row per acknowledged write: when, from where, its validation report), ``lineage`` (id, batch, source:
 one row per source of a batch), ``samples`` (time, tag_id, value, quality, lineage) and
-``quarantine`` (see :data:`~worldtwin.telemetry.batch.QUARANTINE_SCHEMA`, plus ``batch``). Samples
-carry one small lineage id rather than a batch and a source column: every column costs ingest time. Validation, units and
-resampling live in the store, so a backend only moves columns in and out.
+``quarantine`` (see :data:`~worldtwin.telemetry.batch.QUARANTINE_SCHEMA`, plus ``batch``).
+Samples carry one small lineage id rather than a batch and a source column: every column costs
+ingest time. Validation, units and resampling live in the store, so a backend only moves columns
+in and out.
 
 **Durability contract:** every method that writes has committed durably (the database's
 write-ahead log is flushed to disk) before it returns. :meth:`Backend.commit` is one transaction:
@@ -21,13 +22,15 @@ from typing import Protocol
 import numpy as np
 import pyarrow as pa
 
-SAMPLES_SCHEMA = pa.schema([
-    ("time", pa.timestamp("us")),
-    ("tag_id", pa.int32()),
-    ("value", pa.float64()),
-    ("quality", pa.uint8()),
-    ("source", pa.int32()),
-])
+SAMPLES_SCHEMA = pa.schema(
+    [
+        ("time", pa.timestamp("us")),
+        ("tag_id", pa.int32()),
+        ("value", pa.float64()),
+        ("quality", pa.uint8()),
+        ("source", pa.int32()),
+    ]
+)
 """What :meth:`Backend.commit` receives (``time`` is UTC; ``source`` indexes ``BatchRecord.sources``).
 :meth:`Backend.read` returns the same columns with ``lineage`` (an id, see :meth:`Backend.lineage`)
 in place of ``source``."""

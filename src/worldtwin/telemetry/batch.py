@@ -19,16 +19,18 @@ from worldtwin.telemetry.samples import Sample
 
 US_PER_S = 1_000_000
 
-QUARANTINE_SCHEMA = pa.schema([
-    ("row", pa.int64()),
-    ("time", pa.timestamp("us")),
-    ("tag", pa.string()),
-    ("value", pa.float64()),
-    ("raw", pa.string()),
-    ("reason", pa.string()),
-    ("detail", pa.string()),
-    ("source", pa.string()),
-])
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("time", pa.timestamp("us")),
+        ("tag", pa.string()),
+        ("value", pa.float64()),
+        ("raw", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("source", pa.string()),
+    ]
+)
 """Columns of a quarantined row: where it came from (``row``: 1-based data row of the input, ``source``),
 what it held (``time`` UTC, ``tag`` as written in the input, ``value``, ``raw`` text of an unreadable
 cell), and why it was set aside (``reason``: an :class:`~worldtwin.telemetry.validate.Issue`, ``detail``)."""
@@ -56,13 +58,26 @@ class SampleBatch:
 
     def take(self, index: np.ndarray) -> SampleBatch:
         """The samples at ``index`` (a boolean mask or integer positions)."""
-        return SampleBatch(self.time[index], self.tag[index], self.tag_names, self.value[index],
-                           self.row[index], self.source[index], self.source_names)
+        return SampleBatch(
+            self.time[index],
+            self.tag[index],
+            self.tag_names,
+            self.value[index],
+            self.row[index],
+            self.source[index],
+            self.source_names,
+        )
 
     @classmethod
     def empty(cls) -> SampleBatch:
-        return cls(np.empty(0, np.int64), np.empty(0, np.int32), [], np.empty(0, float),
-                   np.empty(0, np.int64), np.empty(0, np.int32))
+        return cls(
+            np.empty(0, np.int64),
+            np.empty(0, np.int32),
+            [],
+            np.empty(0, float),
+            np.empty(0, np.int64),
+            np.empty(0, np.int32),
+        )
 
     @classmethod
     def from_samples(cls, samples: Sequence[Sample]) -> SampleBatch:
@@ -79,12 +94,19 @@ class SampleBatch:
             value[i] = sample.value
             tag[i] = tag_codes.setdefault(sample.tag, len(tag_codes))
             source[i] = source_codes.setdefault(sample.source, len(source_codes))
-        return cls(seconds_to_us(time), tag, list(tag_codes), value, np.arange(1, n + 1, dtype=np.int64),
-                   source, list(source_codes) or [""])
+        return cls(
+            seconds_to_us(time),
+            tag,
+            list(tag_codes),
+            value,
+            np.arange(1, n + 1, dtype=np.int64),
+            source,
+            list(source_codes) or [""],
+        )
 
 
 def seconds_to_us(seconds: np.ndarray) -> np.ndarray:
-    """Float seconds → int64 µs, rounded to the nearest microsecond (non-finite input must be masked first)."""
+    """Float seconds → int64 µs, rounded to the nearest µs (mask non-finite input first)."""
     with np.errstate(invalid="ignore"):
         return np.rint(np.asarray(seconds, dtype=np.float64) * US_PER_S).astype(np.int64)
 
@@ -115,39 +137,49 @@ class Rejects:
         if n == 0:
             return
 
-        def column(data: object, dtype: object) -> np.ndarray:
-            if data is None:
-                return np.full(n, None, dtype=object)
+        def column(data: object) -> np.ndarray:
             if isinstance(data, np.ndarray):
-                return data.astype(dtype, copy=False)
-            return np.full(n, data, dtype=dtype)
+                return data.astype(object)
+            return np.full(n, data, dtype=object)
 
-        self._parts.append({
-            "row": np.asarray(row, dtype=np.int64),
-            "time": column(time, object),
-            "tag": column(tag, object),
-            "value": column(value, object),
-            "raw": column(raw, object),
-            "reason": column(reason, object),
-            "detail": column(detail, object),
-            "source": column(source, object),
-        })
+        self._parts.append(
+            {
+                "row": np.asarray(row, dtype=np.int64),
+                "time": column(time),
+                "tag": column(tag),
+                "value": column(value),
+                "raw": column(raw),
+                "reason": column(reason),
+                "detail": column(detail),
+                "source": column(source),
+            }
+        )
 
-    def add_batch(self, batch: SampleBatch, mask: np.ndarray, reason: str, detail: np.ndarray | str = "") -> None:
+    def add_batch(
+        self, batch: SampleBatch, mask: np.ndarray, reason: str, detail: np.ndarray | str = ""
+    ) -> None:
         """Quarantine the samples of ``batch`` selected by ``mask``."""
         if not mask.any():
             return
-        names = np.asarray(batch.tag_names + [""], dtype=object)
+        names = np.asarray([*batch.tag_names, ""], dtype=object)
         sources = np.asarray(batch.source_names, dtype=object)
-        self.add(reason, row=batch.row[mask], tag=names[batch.tag[mask]], time=batch.time[mask],
-                 value=batch.value[mask], detail=detail, source=sources[batch.source[mask]])
+        self.add(
+            reason,
+            row=batch.row[mask],
+            tag=names[batch.tag[mask]],
+            time=batch.time[mask],
+            value=batch.value[mask],
+            detail=detail,
+            source=sources[batch.source[mask]],
+        )
 
     def counts(self) -> dict[tuple[str, str], int]:
         """Quarantined rows per (tag, reason)."""
         out: dict[tuple[str, str], int] = {}
         for part in self._parts:
-            keys, counts = np.unique(np.stack([part["tag"].astype(str), part["reason"].astype(str)]), axis=1,
-                                     return_counts=True)
+            keys, counts = np.unique(
+                np.stack([part["tag"].astype(str), part["reason"].astype(str)]), axis=1, return_counts=True
+            )
             for (tag, reason), count in zip(keys.T, counts, strict=True):
                 out[(str(tag), str(reason))] = out.get((str(tag), str(reason)), 0) + int(count)
         return out
@@ -156,7 +188,9 @@ class Rejects:
         """The rows in :data:`QUARANTINE_SCHEMA` order and types."""
         if not self._parts:
             return QUARANTINE_SCHEMA.empty_table()
-        columns = {name: np.concatenate([part[name] for part in self._parts]) for name in QUARANTINE_SCHEMA.names}
+        columns = {
+            name: np.concatenate([part[name] for part in self._parts]) for name in QUARANTINE_SCHEMA.names
+        }
         arrays = []
         for name, kind in zip(QUARANTINE_SCHEMA.names, QUARANTINE_SCHEMA.types, strict=True):
             data = columns[name]

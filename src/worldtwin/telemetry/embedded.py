@@ -38,8 +38,8 @@ ARCHIVE = "archive"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS tags (id INTEGER PRIMARY KEY, name VARCHAR UNIQUE NOT NULL, unit VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, committed TIMESTAMP NOT NULL, origin VARCHAR NOT NULL,
-                                    report VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, committed TIMESTAMP NOT NULL,
+                                    origin VARCHAR NOT NULL, report VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS lineage (id INTEGER PRIMARY KEY, batch INTEGER NOT NULL, source VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS samples (time TIMESTAMP NOT NULL, tag_id INTEGER NOT NULL, value DOUBLE NOT NULL,
                                     quality UTINYINT NOT NULL, lineage INTEGER NOT NULL);
@@ -68,13 +68,17 @@ class EmbeddedBackend:
         if not read_only:
             self.directory.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(str(database), read_only=read_only,
-                                       config={"autoinstall_known_extensions": False,
-                                               "autoload_known_extensions": False})
+            self._con = duckdb.connect(
+                str(database),
+                read_only=read_only,
+                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+            )
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
-                raise DataError(f"{self.directory}: the store is open for writing by another process ({exc}). "
-                                "DuckDB allows one writer: stop it, or read through it") from None
+                raise DataError(
+                    f"{self.directory}: the store is open for writing by another process ({exc}). "
+                    "DuckDB allows one writer: stop it, or read through it"
+                ) from None
             raise DataError(f"{self.directory}: cannot open the store ({exc})") from None
         self._lock = threading.RLock()
         if not read_only:
@@ -99,7 +103,9 @@ class EmbeddedBackend:
         if files:
             listed = ", ".join(_quote(f) for f in files)
             union = f" UNION ALL SELECT {_SAMPLE_COLUMNS} FROM read_parquet([{listed}])"
-        self._con.execute(f"CREATE OR REPLACE TEMP VIEW all_samples AS SELECT {_SAMPLE_COLUMNS} FROM samples{union}")
+        self._con.execute(
+            f"CREATE OR REPLACE TEMP VIEW all_samples AS SELECT {_SAMPLE_COLUMNS} FROM samples{union}"
+        )
 
     def _remove_orphan_archives(self) -> None:
         folder = self.directory / ARCHIVE
@@ -130,16 +136,20 @@ class EmbeddedBackend:
         new = [(name, unit) for name, unit in tags if name not in known]
         with self._lock:
             for name, unit in new:
-                self._con.execute("INSERT INTO tags SELECT coalesce(max(id), 0) + 1, ?, ? FROM tags", [name, unit])
+                self._con.execute(
+                    "INSERT INTO tags SELECT coalesce(max(id), 0) + 1, ?, ? FROM tags", [name, unit]
+                )
 
     def last_times(self) -> dict[int, int]:
         table = self._sql("SELECT tag_id, epoch_us(max(time)) AS last FROM all_samples GROUP BY tag_id")
         return dict(zip(table.column("tag_id").to_pylist(), table.column("last").to_pylist(), strict=True))
 
     def stored(self, tag_id: int, start_us: int, end_us: int) -> tuple[np.ndarray, np.ndarray]:
-        table = self._sql("SELECT epoch_us(time) AS t, value FROM all_samples WHERE tag_id = ? AND "
-                          "time BETWEEN make_timestamp(?::BIGINT) AND make_timestamp(?::BIGINT) ORDER BY time",
-                          [tag_id, start_us, end_us])
+        table = self._sql(
+            "SELECT epoch_us(time) AS t, value FROM all_samples WHERE tag_id = ? AND "
+            "time BETWEEN make_timestamp(?::BIGINT) AND make_timestamp(?::BIGINT) ORDER BY time",
+            [tag_id, start_us, end_us],
+        )
         return table.column("t").to_numpy(), table.column("value").to_numpy()
 
     def commit(self, samples: pa.Table, quarantine: pa.Table, record: BatchRecord) -> int:
@@ -148,18 +158,24 @@ class EmbeddedBackend:
             con.begin()
             try:
                 batch = int(con.execute("SELECT coalesce(max(id), 0) + 1 FROM batches").fetchone()[0])  # type: ignore[index]
-                con.execute("INSERT INTO batches VALUES (?, ?, ?, ?)",
-                            [batch, datetime.now(UTC).replace(tzinfo=None), record.origin, record.report])
+                con.execute(
+                    "INSERT INTO batches VALUES (?, ?, ?, ?)",
+                    [batch, datetime.now(UTC).replace(tzinfo=None), record.origin, record.report],
+                )
                 base = int(con.execute("SELECT coalesce(max(id), 0) + 1 FROM lineage").fetchone()[0])  # type: ignore[index]
                 for offset, name in enumerate(record.sources):
                     con.execute("INSERT INTO lineage VALUES (?, ?, ?)", [base + offset, batch, name])
                 con.register("_incoming_samples", samples)
-                con.execute(f"INSERT INTO samples SELECT time, tag_id, value, quality, source + {base} "
-                            "FROM _incoming_samples")
+                con.execute(
+                    f"INSERT INTO samples SELECT time, tag_id, value, quality, source + {base} "
+                    "FROM _incoming_samples"
+                )
                 if quarantine.num_rows:
                     con.register("_incoming_quarantine", quarantine)
-                    con.execute(f'INSERT INTO quarantine SELECT {batch}, "row", time, tag, value, raw, reason, '
-                                "detail, source FROM _incoming_quarantine")
+                    con.execute(
+                        f'INSERT INTO quarantine SELECT {batch}, "row", time, tag, value, raw, reason, '
+                        "detail, source FROM _incoming_quarantine"
+                    )
                 con.commit()
             except BaseException:
                 con.rollback()
@@ -178,8 +194,10 @@ class EmbeddedBackend:
         if end_us is not None:
             where.append("time < make_timestamp(?::BIGINT)")
             params.append(end_us)
-        return self._sql(f"SELECT {_SAMPLE_COLUMNS} FROM all_samples WHERE {' AND '.join(where)} "
-                         "ORDER BY tag_id, time", params)
+        return self._sql(
+            f"SELECT {_SAMPLE_COLUMNS} FROM all_samples WHERE {' AND '.join(where)} ORDER BY tag_id, time",
+            params,
+        )
 
     def lineage(self, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
         listed = ", ".join(str(int(i)) for i in ids) or "NULL"
@@ -187,7 +205,7 @@ class EmbeddedBackend:
         return {row["id"]: (row["batch"], row["source"]) for row in rows}
 
     def read_quarantine(self, reason: str | None, batch: int | None, limit: int | None) -> pa.Table:
-        where, params = ["TRUE"], []
+        where, params = ["TRUE"], list[Any]()
         if reason is not None:
             where.append("reason = ?")
             params.append(reason)
@@ -195,15 +213,18 @@ class EmbeddedBackend:
             where.append("batch = ?")
             params.append(batch)
         tail = f" LIMIT {int(limit)}" if limit is not None else ""
-        return self._sql(f'SELECT * FROM quarantine WHERE {" AND ".join(where)} ORDER BY batch, "row"{tail}',
-                         params)
+        return self._sql(
+            f'SELECT * FROM quarantine WHERE {" AND ".join(where)} ORDER BY batch, "row"{tail}', params
+        )
 
     def batches(self) -> pa.Table:
         return self._sql("SELECT id, committed, origin, report FROM batches ORDER BY id")
 
     def summary(self) -> pa.Table:
-        return self._sql("SELECT tag_id, count(*) AS samples, count(*) FILTER (WHERE quality <> 0) AS flagged, "
-                         "min(time) AS first, max(time) AS last FROM all_samples GROUP BY tag_id ORDER BY tag_id")
+        return self._sql(
+            "SELECT tag_id, count(*) AS samples, count(*) FILTER (WHERE quality <> 0) AS flagged, "
+            "min(time) AS first, max(time) AS last FROM all_samples GROUP BY tag_id ORDER BY tag_id"
+        )
 
     def quarantine_count(self) -> int:
         return int(self._sql("SELECT count(*) AS n FROM quarantine").column("n")[0].as_py())
@@ -215,11 +236,13 @@ class EmbeddedBackend:
     # --- archive (embedded backend only) ----------------------------------------------------------
 
     def archive(self, before_us: int) -> int:
-        """Move samples older than ``before_us`` into a Parquet file under ``archive/``; returns rows moved."""
+        """Move samples older than ``before_us`` into Parquet under ``archive/``; returns rows moved."""
         with self._lock:
             span = self._con.execute(
                 "SELECT count(*), epoch_us(min(time)), epoch_us(max(time)) FROM samples "
-                "WHERE time < make_timestamp(?::BIGINT)", [before_us]).fetchone()
+                "WHERE time < make_timestamp(?::BIGINT)",
+                [before_us],
+            ).fetchone()
             assert span is not None
             rows, first, last = int(span[0]), span[1], span[2]
             if rows == 0:
@@ -231,15 +254,19 @@ class EmbeddedBackend:
             partial = target.with_suffix(".tmp")
             self._con.execute(
                 f"COPY (SELECT {_SAMPLE_COLUMNS} FROM samples WHERE time < make_timestamp({int(before_us)}) "
-                f"ORDER BY tag_id, time) TO {_quote(str(partial))} (FORMAT parquet, COMPRESSION zstd)")
+                f"ORDER BY tag_id, time) TO {_quote(str(partial))} (FORMAT parquet, COMPRESSION zstd)"
+            )
             _fsync(partial)
             partial.replace(target)
             _fsync(folder)
             con = self._con
             con.begin()
             try:
-                con.execute("INSERT INTO archives VALUES (?, make_timestamp(?::BIGINT), make_timestamp(?::BIGINT), ?)",
-                            [target.name, first, last, rows])
+                con.execute(
+                    "INSERT INTO archives VALUES (?, make_timestamp(?::BIGINT), make_timestamp(?::BIGINT), "
+                    "?)",
+                    [target.name, first, last, rows],
+                )
                 con.execute("DELETE FROM samples WHERE time < make_timestamp(?::BIGINT)", [before_us])
                 con.commit()
             except BaseException:

@@ -72,15 +72,24 @@ class ImportOptions:
 
     @classmethod
     def from_source(cls, source: FileSource, **overrides: Any) -> ImportOptions:
-        """Options from a spec ``sources:`` entry; keyword arguments (e.g. CLI flags) win (see :meth:`merged`)."""
-        base = cls(layout=source.layout, time_column=source.time_column, timezone=source.timezone,
-                   columns=dict(source.columns), units=dict(source.units))
+        """Options from a spec ``sources:`` entry; keyword arguments (CLI flags) win, see :meth:`merged`."""
+        base = cls(
+            layout=source.layout,
+            time_column=source.time_column,
+            timezone=source.timezone,
+            columns=dict(source.columns),
+            units=dict(source.units),
+        )
         return base.merged(**overrides)
 
     def merged(self, **overrides: Any) -> ImportOptions:
         """A copy with ``overrides`` applied: None values are ignored, ``columns``/``units`` maps are
         merged key by key, and ``tz`` is accepted for ``timezone``."""
-        given = {("timezone" if key == "tz" else key): value for key, value in overrides.items() if value is not None}
+        given = {
+            ("timezone" if key == "tz" else key): value
+            for key, value in overrides.items()
+            if value is not None
+        }
         unknown = sorted(set(given) - set(self.__dataclass_fields__))
         if unknown:
             raise TypeError(f"unknown import option(s) {unknown}; see ImportOptions")
@@ -96,7 +105,9 @@ def read_file(path: str | Path, *, decimal_comma: bool = False) -> pa.Table:
     if not source.is_file():
         raise DataError(f"{source}: file not found; check the path")
     if source.stat().st_size == 0:
-        raise DataError(f"{source}: the file is empty (0 bytes); expected CSV or Parquet with a header and rows")
+        raise DataError(
+            f"{source}: the file is empty (0 bytes); expected CSV or Parquet with a header and rows"
+        )
     suffix = source.suffix.lower()
     if suffix in (".parquet", ".pq"):
         table = _read_parquet(source)
@@ -105,8 +116,10 @@ def read_file(path: str | Path, *, decimal_comma: bool = False) -> pa.Table:
     else:
         raise DataError(f"{source}: unsupported file type {suffix!r}; expected .csv or .parquet")
     if table.num_rows == 0:
-        raise DataError(f"{source}: the file has a header ({', '.join(table.column_names[:8])}) but no data rows; "
-                        "nothing was stored")
+        raise DataError(
+            f"{source}: the file has a header ({', '.join(table.column_names[:8])}) but no data rows; "
+            "nothing was stored"
+        )
     return table
 
 
@@ -116,16 +129,22 @@ def _read_parquet(source: Path) -> pa.Table:
         dictionary = [name for name in schema.names if pa.types.is_string(schema.field(name).type)]
         return pq.read_table(source, read_dictionary=dictionary)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"{source}: cannot read Parquet ({exc}); the file may be truncated or not Parquet. "
-                        "Nothing was stored; export it again") from None
+        raise DataError(
+            f"{source}: cannot read Parquet ({exc}); the file may be truncated or not Parquet. "
+            "Nothing was stored; export it again"
+        ) from None
 
 
 def _read_csv(source: Path, *, decimal_comma: bool) -> pa.Table:
     with source.open("rb") as handle:
         head = handle.readline().decode("utf-8-sig", errors="replace")
-    delimiter = ";" if head.count(";") > head.count(",") else ("\t" if head.count("\t") > head.count(",") else ",")
+    delimiter = (
+        ";" if head.count(";") > head.count(",") else ("\t" if head.count("\t") > head.count(",") else ",")
+    )
     if decimal_comma and delimiter == ",":
-        raise DataError(f"{source}: --decimal-comma needs ';' or tab as the column delimiter; the header uses ','")
+        raise DataError(
+            f"{source}: --decimal-comma needs ';' or tab as the column delimiter; the header uses ','"
+        )
     convert_options = pacsv.ConvertOptions(null_values=[""], strings_can_be_null=True)
     parse = pacsv.ParseOptions(delimiter=delimiter)
     try:
@@ -135,14 +154,18 @@ def _read_csv(source: Path, *, decimal_comma: bool) -> pa.Table:
             if "conversion error" not in str(exc).lower():
                 raise
             # Types are inferred from the first block; text further down a numeric column lands here.
-            names = pacsv.read_csv(source, parse_options=parse,
-                                   read_options=pacsv.ReadOptions(skip_rows_after_names=10**12)).column_names
-            text = pacsv.ConvertOptions(null_values=[""], strings_can_be_null=True,
-                                        column_types=dict.fromkeys(names, pa.string()))
+            names = pacsv.read_csv(
+                source, parse_options=parse, read_options=pacsv.ReadOptions(skip_rows_after_names=10**12)
+            ).column_names
+            text = pacsv.ConvertOptions(
+                null_values=[""], strings_can_be_null=True, column_types=dict.fromkeys(names, pa.string())
+            )
             return pacsv.read_csv(source, parse_options=parse, convert_options=text)
     except pa.ArrowInvalid as exc:
-        raise DataError(f"{source}: cannot read CSV ({exc}). Nothing was stored; check the delimiter and "
-                        "that every row has as many fields as the header") from None
+        raise DataError(
+            f"{source}: cannot read CSV ({exc}). Nothing was stored; check the delimiter and "
+            "that every row has as many fields as the header"
+        ) from None
 
 
 def to_batch(
@@ -164,10 +187,12 @@ def to_batch(
         table = _arrow_from_frame(table, options.time_column)
     if options.time_column not in table.column_names:
         raise DataError(_missing_time_message(table, options.time_column, name))
-    times, time_ok = parse_times(table.column(options.time_column), options.timezone,
-                                 where=f"{name}: column {options.time_column!r}")
+    times, time_ok = parse_times(
+        table.column(options.time_column), options.timezone, where=f"{name}: column {options.time_column!r}"
+    )
     long = options.layout == "long" or (
-        options.layout == "auto" and {options.tag_column, options.value_column} <= set(table.column_names))
+        options.layout == "auto" and {options.tag_column, options.value_column} <= set(table.column_names)
+    )
     source = options.source or name
     unknown = [tag for tag in options.units if tag not in twin.tag_names]
     if unknown:
@@ -195,16 +220,27 @@ def _arrow_from_frame(frame: pd.DataFrame, time_column: str) -> pa.Table:
         try:
             return pa.Table.from_pandas(text, preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            raise DataError(f"cannot read the DataFrame ({exc}); give numeric tag columns and a time column") from None
+            raise DataError(
+                f"cannot read the DataFrame ({exc}); give numeric tag columns and a time column"
+            ) from None
 
 
 def _missing_time_message(table: pa.Table, time_column: str, name: str) -> str:
-    candidates = [c for c in table.column_names if pa.types.is_timestamp(table.schema.field(c).type)
-                  or re.search(r"time|date|stamp|^ts$", c, re.IGNORECASE)]
-    hint = (f"pass --time-column {candidates[0]!r} (or set time_column in the spec source)" if candidates
-            else "add a column of timestamps or epoch seconds and name it with --time-column")
-    return (f"{name}: no time column {time_column!r}; the columns are {table.column_names[:12]}. {hint}. "
-            "Nothing was stored")
+    candidates = [
+        c
+        for c in table.column_names
+        if pa.types.is_timestamp(table.schema.field(c).type)
+        or re.search(r"time|date|stamp|^ts$", c, re.IGNORECASE)
+    ]
+    hint = (
+        f"pass --time-column {candidates[0]!r} (or set time_column in the spec source)"
+        if candidates
+        else "add a column of timestamps or epoch seconds and name it with --time-column"
+    )
+    return (
+        f"{name}: no time column {time_column!r}; the columns are {table.column_names[:12]}. {hint}. "
+        "Nothing was stored"
+    )
 
 
 # --- time -----------------------------------------------------------------------------------------
@@ -214,11 +250,14 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise DataError(f"unknown time zone {name!r}; give an IANA name such as 'UTC' or 'Europe/Berlin'") from None
+        raise DataError(
+            f"unknown time zone {name!r}; give an IANA name such as 'UTC' or 'Europe/Berlin'"
+        ) from None
 
 
-def parse_times(array: pa.ChunkedArray | pa.Array, timezone: str | None, *,
-                where: str = "time") -> tuple[np.ndarray, np.ndarray]:
+def parse_times(
+    array: pa.ChunkedArray | pa.Array, timezone: str | None, *, where: str = "time"
+) -> tuple[np.ndarray, np.ndarray]:
     """→ (int64 µs since the epoch UTC, mask of readable times). ``where`` names the column in errors.
 
     Timestamps with a zone or offset are exact. Naive ones are local times in ``timezone`` (an
@@ -243,8 +282,10 @@ def parse_times(array: pa.ChunkedArray | pa.Array, timezone: str | None, *,
         secs = pc.cast(array, pa.float64()).fill_null(np.nan).to_numpy()
         ok = np.isfinite(secs)
         if ok.any() and np.nanmedian(np.abs(secs[ok])) > _MILLISECOND_EPOCH:
-            raise DataError(f"{where}: time values like {secs[ok][0]:.0f} look like milliseconds; expected "
-                            "seconds since 1970-01-01 UTC. Divide the column by 1000. Nothing was stored")
+            raise DataError(
+                f"{where}: time values like {secs[ok][0]:.0f} look like milliseconds; expected "
+                "seconds since 1970-01-01 UTC. Divide the column by 1000. Nothing was stored"
+            )
         return seconds_to_us(np.where(ok, secs, 0.0)), ok
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return _parse_time_text(pd.Series(array.to_pandas(), dtype=object), timezone, where)
@@ -267,9 +308,11 @@ def _parse_time_text(text: pd.Series, timezone: str | None, where: str) -> tuple
         if readable.any() and timezone is None:
             example = text[naive][readable].iloc[0]
             if aware.any():
-                raise DataError(f"{where} mixes times with a UTC offset ({text[aware].iloc[0]!r}) and without one "
-                                f"({example!r}); pass --tz ZONE to say which zone the naive ones are in. "
-                                "Nothing was stored")
+                raise DataError(
+                    f"{where} mixes times with a UTC offset ({text[aware].iloc[0]!r}) and without one "
+                    f"({example!r}); pass --tz ZONE to say which zone the naive ones are in. "
+                    "Nothing was stored"
+                )
             _localize(micros, ok, None, where, example=example)  # raises: naive times need a zone
         raw, parsed = _stamps_to_us(stamps)
         if timezone is not None:
@@ -277,9 +320,11 @@ def _parse_time_text(text: pd.Series, timezone: str | None, where: str) -> tuple
         micros[naive.to_numpy()], ok[naive.to_numpy()] = raw, parsed
     if present.any() and not ok.any():
         example = text[present].iloc[0]
-        raise DataError(f"{where}: cannot read times like {example!r}; expected ISO 8601 "
-                        "('2024-03-01T12:00:00+01:00', '2024-03-01 11:00:00Z') or seconds since the epoch. "
-                        "Nothing was stored")
+        raise DataError(
+            f"{where}: cannot read times like {example!r}; expected ISO 8601 "
+            "('2024-03-01T12:00:00+01:00', '2024-03-01 11:00:00Z') or seconds since the epoch. "
+            "Nothing was stored"
+        )
     return micros, ok
 
 
@@ -290,12 +335,15 @@ def _stamps_to_us(stamps: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.where(ok, micros, 0), ok
 
 
-def _localize(micros: np.ndarray, ok: np.ndarray, timezone: str | None, where: str,
-              example: str) -> tuple[np.ndarray, np.ndarray]:
+def _localize(
+    micros: np.ndarray, ok: np.ndarray, timezone: str | None, where: str, example: str
+) -> tuple[np.ndarray, np.ndarray]:
     if timezone is None:
-        raise DataError(f"{where}: times have no time zone (e.g. {example!r}); pass --tz with the zone the "
-                        "historian wrote them in (e.g. --tz Europe/Berlin, or --tz UTC), or set 'timezone' in "
-                        "the spec source. Nothing was stored")
+        raise DataError(
+            f"{where}: times have no time zone (e.g. {example!r}); pass --tz with the zone the "
+            "historian wrote them in (e.g. --tz Europe/Berlin, or --tz UTC), or set 'timezone' in "
+            "the spec source. Nothing was stored"
+        )
     zone = _zone(timezone)
     if timezone in ("UTC", "Etc/UTC"):
         return micros, ok
@@ -332,8 +380,12 @@ def _numbers(array: pa.ChunkedArray | pa.Array, *, decimal_comma: bool = False) 
     empty = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     n = len(array)
     no_bad = np.zeros(n, dtype=bool)
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind) \
-            or pa.types.is_boolean(kind):
+    if (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_boolean(kind)
+    ):
         value = pc.cast(array, pa.float64()).fill_null(np.nan).to_numpy()
         return _Numbers(value, empty, no_bad, None)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -343,8 +395,9 @@ def _numbers(array: pa.ChunkedArray | pa.Array, *, decimal_comma: bool = False) 
         value = pd.to_numeric(parsed, errors="coerce").to_numpy(dtype=float)
         says_nan = parsed.str.lower().isin(("nan", "+nan", "-nan")).to_numpy()
         bad = np.isnan(value) & ~empty & ~says_nan
-        hint = "text in a numeric column" + ("" if decimal_comma else
-                                             " (a decimal comma? import with --decimal-comma)")
+        hint = "text in a numeric column" + (
+            "" if decimal_comma else " (a decimal comma? import with --decimal-comma)"
+        )
         return _Numbers(np.where(empty, np.nan, value), empty, bad, text.to_numpy(dtype=object), hint)
     raw = np.asarray([None if v is None else str(v) for v in array.to_pylist()], dtype=object)
     return _Numbers(np.full(n, np.nan), empty, ~empty, raw, f"column of type {kind}, expected numbers")
@@ -361,20 +414,35 @@ def _split_header(header: str) -> tuple[str, str | None]:
     return match.group("name"), unit
 
 
-def _wide_batch(table: pa.Table, twin: Twin, times: np.ndarray, time_ok: np.ndarray, options: ImportOptions,
-                rejects: Rejects, report: ValidationReport, name: str, source: str, row_offset: int) -> SampleBatch:
+def _wide_batch(
+    table: pa.Table,
+    twin: Twin,
+    times: np.ndarray,
+    time_ok: np.ndarray,
+    options: ImportOptions,
+    rejects: Rejects,
+    report: ValidationReport,
+    name: str,
+    source: str,
+    row_offset: int,
+) -> SampleBatch:
     tags = set(twin.tag_names)
     columns = [c for c in table.column_names if c != options.time_column]
-    if {options.tag_column, options.value_column} <= set(columns) and not {options.tag_column,
-                                                                          options.value_column} & tags:
-        raise DataError(f"{name}: wide layout was asked for, but the columns {options.tag_column!r} and "
-                        f"{options.value_column!r} look like the long layout (tag, time, value); pass "
-                        "--layout long. Nothing was stored")
+    if {options.tag_column, options.value_column} <= set(columns) and not {
+        options.tag_column,
+        options.value_column,
+    } & tags:
+        raise DataError(
+            f"{name}: wide layout was asked for, but the columns {options.tag_column!r} and "
+            f"{options.value_column!r} look like the long layout (tag, time, value); pass "
+            "--layout long. Nothing was stored"
+        )
     skipped = [c for c in columns if c in options.skip or c in RESERVED_COLUMNS]
     missing = [c for c in options.skip if c not in columns]
     if missing:
-        raise DataError(f"{name}: --skip names column(s) {missing} that are not in the input; columns are "
-                        f"{columns[:20]}")
+        raise DataError(
+            f"{name}: --skip names column(s) {missing} that are not in the input; columns are {columns[:20]}"
+        )
     if skipped:
         report.notes.append(f"{name}: column(s) {skipped} left out (not tags)")
     columns = [c for c in columns if c not in skipped]
@@ -382,7 +450,7 @@ def _wide_batch(table: pa.Table, twin: Twin, times: np.ndarray, time_ok: np.ndar
     rows = np.arange(row_offset + 1, row_offset + n + 1, dtype=np.int64)
     time_raw = _time_text(table.column(options.time_column), ~time_ok)
     time_detail = _time_problems(time_raw, ~time_ok, options)
-    index_parts: list[np.ndarray] = []
+    index_parts: list[np.ndarray | None] = []
     code_parts: list[np.ndarray] = []
     value_parts: list[np.ndarray] = []
     names: list[str] = []
@@ -393,23 +461,53 @@ def _wide_batch(table: pa.Table, twin: Twin, times: np.ndarray, time_ok: np.ndar
         report.empty_cells += int(np.count_nonzero(numbers.empty))
         report.received += int(np.count_nonzero(present))
         bad_time = present & ~time_ok
-        rejects.add(Issue.BAD_TIME, row=rows[bad_time], tag=tag, value=numbers.value[bad_time],
-                    raw=time_raw[bad_time], detail=time_detail[bad_time], source=source)
+        rejects.add(
+            Issue.BAD_TIME,
+            row=rows[bad_time],
+            tag=tag,
+            value=numbers.value[bad_time],
+            raw=time_raw[bad_time],
+            detail=time_detail[bad_time],
+            source=source,
+        )
         bad_value = present & time_ok & numbers.bad
         if numbers.raw is not None:
-            rejects.add(Issue.NOT_NUMERIC, row=rows[bad_value], tag=tag, time=times[bad_value],
-                        raw=numbers.raw[bad_value], detail=numbers.detail, source=source)
-        good = np.flatnonzero(present & time_ok & ~numbers.bad)
+            rejects.add(
+                Issue.NOT_NUMERIC,
+                row=rows[bad_value],
+                tag=tag,
+                time=times[bad_value],
+                raw=numbers.raw[bad_value],
+                detail=numbers.detail,
+                source=source,
+            )
+        usable = present & time_ok & ~numbers.bad
+        good = None if usable.all() else np.flatnonzero(usable)  # None: every row (the common, fast case)
         unit = options.units.get(tag) or _split_header(header)[1]
         if tag not in names:
             names.append(tag)
         index_parts.append(good)
-        code_parts.append(np.full(len(good), names.index(tag), np.int32))
-        value_parts.append(_to_spec_unit(numbers.value[good], tag, unit, twin, name))
-    index = np.concatenate(index_parts) if index_parts else np.empty(0, np.int64)
-    codes = np.concatenate(code_parts) if code_parts else np.empty(0, np.int32)
-    values = np.concatenate(value_parts) if value_parts else np.empty(0, float)
-    return SampleBatch(times[index], codes, names, values, rows[index], np.zeros(len(index), np.int32), [source])
+        code_parts.append(np.full(n if good is None else len(good), names.index(tag), np.int32))
+        value_parts.append(
+            _to_spec_unit(numbers.value if good is None else numbers.value[good], tag, unit, twin, name)
+        )
+    if not index_parts:
+        return SampleBatch.empty()
+    codes, values = np.concatenate(code_parts), np.concatenate(value_parts)
+    if all(part is None for part in index_parts):
+        return SampleBatch(
+            np.tile(times, len(index_parts)),
+            codes,
+            names,
+            values,
+            np.tile(rows, len(index_parts)),
+            np.zeros(len(codes), np.int32),
+            [source],
+        )
+    index = np.concatenate([np.arange(n) if part is None else part for part in index_parts])
+    return SampleBatch(
+        times[index], codes, names, values, rows[index], np.zeros(len(index), np.int32), [source]
+    )
 
 
 def _tag_of(header: str, options: ImportOptions) -> str:
@@ -417,25 +515,36 @@ def _tag_of(header: str, options: ImportOptions) -> str:
     return options.columns.get(header) or options.columns.get(base) or base
 
 
-
-def _long_batch(table: pa.Table, times: np.ndarray, time_ok: np.ndarray, options: ImportOptions,
-                rejects: Rejects, report: ValidationReport, name: str, source: str, row_offset: int) -> SampleBatch:
+def _long_batch(
+    table: pa.Table,
+    times: np.ndarray,
+    time_ok: np.ndarray,
+    options: ImportOptions,
+    rejects: Rejects,
+    report: ValidationReport,
+    name: str,
+    source: str,
+    row_offset: int,
+) -> SampleBatch:
     missing = [c for c in (options.tag_column, options.value_column) if c not in table.column_names]
     if missing:
-        raise DataError(f"{name}: long layout needs columns {options.tag_column!r}, {options.time_column!r} "
-                        f"and {options.value_column!r}; missing {missing}. The columns are "
-                        f"{table.column_names[:12]}: for one column per tag pass --layout wide. Nothing was stored")
-    extra = [c for c in table.column_names
-             if c not in (options.tag_column, options.time_column, options.value_column)]
+        raise DataError(
+            f"{name}: long layout needs columns {options.tag_column!r}, {options.time_column!r} "
+            f"and {options.value_column!r}; missing {missing}. The columns are "
+            f"{table.column_names[:12]}: for one column per tag pass --layout wide. Nothing was stored"
+        )
+    extra = [
+        c
+        for c in table.column_names
+        if c not in (options.tag_column, options.time_column, options.value_column)
+    ]
     if extra:
         report.notes.append(f"{name}: column(s) {extra} ignored (long layout reads tag, time and value)")
     n = table.num_rows
     report.received += n
     rows = np.arange(row_offset + 1, row_offset + n + 1, dtype=np.int64)
     tag_array = table.column(options.tag_column).combine_chunks()
-    if not pa.types.is_dictionary(tag_array.type):
-        tag_array = pc.dictionary_encode(tag_array.cast(pa.string()))
-    elif not pa.types.is_string(tag_array.type.value_type):
+    if not pa.types.is_dictionary(tag_array.type) or not pa.types.is_string(tag_array.type.value_type):
         tag_array = pc.dictionary_encode(tag_array.cast(pa.string()))
     codes = tag_array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
     names = [options.columns.get(str(t), str(t)) for t in tag_array.dictionary.to_pylist()]
@@ -446,14 +555,22 @@ def _long_batch(table: pa.Table, times: np.ndarray, time_ok: np.ndarray, options
     keep = np.ones(n, dtype=bool)
     time_raw = _time_text(table.column(options.time_column), ~time_ok)
 
-    def reject(mask: np.ndarray, issue: Issue, detail: np.ndarray | str, raw: np.ndarray | None = None) -> None:
+    def reject(
+        mask: np.ndarray, issue: Issue, detail: np.ndarray | str, raw: np.ndarray | None = None
+    ) -> None:
         mask = mask & keep
         if mask.any():
             names_ext = np.asarray([*names, ""], dtype=object)
-            rejects.add(issue, row=rows[mask], tag=names_ext[codes[mask]],
-                        time=np.where(time_ok[mask], times[mask], 0) if raw is None else None,
-                        value=numbers.value[mask], raw=None if raw is None else raw[mask],
-                        detail=detail if isinstance(detail, str) else detail[mask], source=source)
+            rejects.add(
+                issue,
+                row=rows[mask],
+                tag=names_ext[codes[mask]],
+                time=np.where(time_ok[mask], times[mask], 0) if raw is None else None,
+                value=numbers.value[mask],
+                raw=None if raw is None else raw[mask],
+                detail=detail if isinstance(detail, str) else detail[mask],
+                source=source,
+            )
             keep[mask] = False
 
     reject(no_tag, Issue.UNKNOWN_TAG, f"empty {options.tag_column!r} cell")
@@ -481,8 +598,10 @@ def _time_problems(raw: np.ndarray, bad: np.ndarray, options: ImportOptions) -> 
         if text is None or not str(text).strip():
             out[index] = f"empty {options.time_column!r} cell"
         elif options.timezone and not pd.isna(pd.to_datetime(str(text), format="ISO8601", errors="coerce")):
-            out[index] = (f"not a valid local time in {options.timezone} (skipped or repeated at a daylight-saving "
-                          "change)")
+            out[index] = (
+                f"not a valid local time in {options.timezone} (skipped or repeated at a daylight-saving "
+                "change)"
+            )
         else:
             out[index] = f"unreadable time in column {options.time_column!r}"
     return out
@@ -496,9 +615,11 @@ def _to_spec_unit(values: np.ndarray, tag: str, unit: str | None, twin: Twin, na
     try:
         return convert(values, unit, target)
     except (DimensionalityError, UnitParseError) as exc:
-        raise DataError(f"{name}: tag {tag!r} is given in {unit!r}, which cannot be converted to its spec "
-                        f"unit {target!r} ({exc}); fix the unit in the file header, the spec source or "
-                        "--unit. Nothing was stored") from None
+        raise DataError(
+            f"{name}: tag {tag!r} is given in {unit!r}, which cannot be converted to its spec "
+            f"unit {target!r} ({exc}); fix the unit in the file header, the spec source or "
+            "--unit. Nothing was stored"
+        ) from None
 
 
-__all__ = ["ImportOptions", "Layout", "parse_times", "read_file", "to_batch", "US_PER_S"]
+__all__ = ["US_PER_S", "ImportOptions", "Layout", "parse_times", "read_file", "to_batch"]

@@ -35,8 +35,9 @@ def time_grid(start_us: int, end_us: int, dt_us: int) -> np.ndarray:
     return np.arange(first, end_us, dt_us, dtype=np.int64)
 
 
-def resample(times: np.ndarray, values: np.ndarray, grid: np.ndarray, *, dt_us: int, method: Method,
-             hold_us: int) -> np.ndarray:
+def resample(
+    times: np.ndarray, values: np.ndarray, grid: np.ndarray, *, dt_us: int, method: Method, hold_us: int
+) -> np.ndarray:
     """One tag's readings (``times`` sorted µs) on ``grid``; NaN where nothing fresh is known."""
     out = np.full(len(grid), np.nan)
     if len(times) == 0 or len(grid) == 0:

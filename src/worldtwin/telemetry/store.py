@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -48,7 +48,7 @@ from worldtwin.telemetry.validate import TagRule, ValidationPolicy, ValidationRe
 if TYPE_CHECKING:
     from worldtwin.telemetry.writer import BufferedWriter
 
-TimeLike = str | float | int | datetime | pd.Timestamp | np.datetime64 | None
+TimeLike: TypeAlias = str | float | int | datetime | pd.Timestamp | np.datetime64 | None
 
 
 def to_us(value: TimeLike) -> int | None:
@@ -60,7 +60,9 @@ def to_us(value: TimeLike) -> int | None:
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise DataError(f"cannot read {value!r} as a time; give e.g. '2024-03-01T12:00:00Z' or epoch seconds") from None
+        raise DataError(
+            f"cannot read {value!r} as a time; give e.g. '2024-03-01T12:00:00Z' or epoch seconds"
+        ) from None
     if stamp is pd.NaT:
         raise DataError(f"{value!r} is not a time")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
@@ -95,8 +97,9 @@ def _load_twin(twin: Twin | str | Path) -> Twin:
 class Store:
     """Telemetry of one twin. Open with :meth:`Store.open`; implements the ``SampleSink`` protocol."""
 
-    def __init__(self, backend: Backend, twin: Twin, *, policy: ValidationPolicy | None = None,
-                 read_only: bool = False) -> None:
+    def __init__(
+        self, backend: Backend, twin: Twin, *, policy: ValidationPolicy | None = None, read_only: bool = False
+    ) -> None:
         self.backend = backend
         self.twin = twin
         self.policy = policy or ValidationPolicy()
@@ -106,8 +109,10 @@ class Store:
         self._lock = threading.RLock()
         meta = backend.get_meta()
         if meta.get("twin", twin.name) != twin.name:
-            raise DataError(f"this store holds telemetry of twin {meta['twin']!r}, not {twin.name!r}; "
-                            "open the store of that twin or choose another --store directory")
+            raise DataError(
+                f"this store holds telemetry of twin {meta['twin']!r}, not {twin.name!r}; "
+                "open the store of that twin or choose another --store directory"
+            )
         if not read_only:
             if not meta:
                 backend.set_meta({"twin": twin.name, "format": "1"})
@@ -115,14 +120,24 @@ class Store:
         self._ids = {tag.name: tag.id for tag in backend.tags()}
         self._names = {tag_id: name for name, tag_id in self._ids.items()}
         self._stored_units = self._check_units({tag.name: tag.unit for tag in backend.tags()})
-        self._rules = {tag.name: TagRule(self._ids[tag.name], *(tag.range or (-np.inf, np.inf)),
-                                         self._period_us(tag.name))
-                       for tag in twin.tags if tag.name in self._ids}
+        self._rules = {
+            tag.name: TagRule(
+                self._ids[tag.name], *(tag.range or (-np.inf, np.inf)), self._period_us(tag.name)
+            )
+            for tag in twin.tags
+            if tag.name in self._ids
+        }
         self._last = backend.last_times()
 
     @classmethod
-    def open(cls, location: str | Path, twin: Twin | str | Path, *, read_only: bool = False,
-             policy: ValidationPolicy | None = None) -> Store:
+    def open(
+        cls,
+        location: str | Path,
+        twin: Twin | str | Path,
+        *,
+        read_only: bool = False,
+        policy: ValidationPolicy | None = None,
+    ) -> Store:
         """Open (or create) the store at ``location``.
 
         ``location`` is a directory for the embedded DuckDB store, or a ``postgresql://`` URL for the
@@ -135,7 +150,8 @@ class Store:
         if text.startswith(("postgresql://", "postgres://")):
             from worldtwin.telemetry.postgres import PostgresBackend
 
-            backend = PostgresBackend(text)  # many readers and writers: read_only only guards this Store
+            # many readers and writers at once: read_only only guards this Store object
+            backend = PostgresBackend(text, namespace=spec.name.replace("-", "_"))
         else:
             from worldtwin.telemetry.embedded import EmbeddedBackend
 
@@ -149,7 +165,9 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -162,7 +180,7 @@ class Store:
 
     def _period_us(self, name: str) -> int:
         tag = self.twin.tag(name)
-        return int(round((tag.sampling_period or self.twin.sample_period) * US_PER_S))
+        return round((tag.sampling_period or self.twin.sample_period) * US_PER_S)
 
     def _check_units(self, stored: Mapping[str, str]) -> dict[str, str]:
         """Tags whose stored unit differs from the spec unit now (values are converted at the boundary)."""
@@ -172,9 +190,11 @@ class Store:
             if unit == tag.unit:
                 continue
             if not (is_valid_unit(unit) and is_valid_unit(tag.unit) and compatible(unit, tag.unit)):
-                raise DataError(f"tag {tag.name!r}: the store holds its values in {unit!r} but the spec now says "
-                                f"{tag.unit!r}, and one cannot be converted to the other; undo the unit change "
-                                "or use a new store")
+                raise DataError(
+                    f"tag {tag.name!r}: the store holds its values in {unit!r} but the spec now says "
+                    f"{tag.unit!r}, and one cannot be converted to the other; undo the unit change "
+                    "or use a new store"
+                )
             differ[tag.name] = unit
         return differ
 
@@ -196,20 +216,38 @@ class Store:
         if self.read_only:
             raise DataError("this store was opened read-only; open it without read_only to write")
 
-    def _commit(self, batch: SampleBatch, rejects: Rejects, report: ValidationReport, origin: str,
-                policy: ValidationPolicy | None) -> ValidationReport:
+    def _commit(
+        self,
+        batch: SampleBatch,
+        rejects: Rejects,
+        report: ValidationReport,
+        origin: str,
+        policy: ValidationPolicy | None,
+    ) -> ValidationReport:
         with self._lock:
             self._require_writable()
-            accepted = validate(batch, self._rules, policy or self.policy, rejects, report,
-                                last_time=self._last, lookup=self._lookup)
+            accepted = validate(
+                batch,
+                self._rules,
+                policy or self.policy,
+                rejects,
+                report,
+                last_time=self._last,
+                lookup=self._lookup,
+            )
             report.add_rejects(rejects)
-            samples = pa.Table.from_arrays([
-                pa.array(accepted.time, pa.int64()).cast(pa.timestamp("us")),
-                pa.array(accepted.tag_id, pa.int32()),
-                pa.array(self._convert_ids(accepted.tag_id, accepted.value, to_stored=True), pa.float64()),
-                pa.array(accepted.quality, pa.uint8()),
-                pa.array(accepted.source, pa.int32()),
-            ], schema=SAMPLES_SCHEMA)
+            samples = pa.Table.from_arrays(
+                [
+                    pa.array(accepted.time, pa.int64()).cast(pa.timestamp("us")),
+                    pa.array(accepted.tag_id, pa.int32()),
+                    pa.array(
+                        self._convert_ids(accepted.tag_id, accepted.value, to_stored=True), pa.float64()
+                    ),
+                    pa.array(accepted.quality, pa.uint8()),
+                    pa.array(accepted.source, pa.int32()),
+                ],
+                schema=SAMPLES_SCHEMA,
+            )
             record = BatchRecord(origin, json.dumps(report.to_dict()), list(accepted.source_names))
             self.backend.commit(samples, rejects.to_arrow(), record)
             for tag_id, newest in accepted.newest.items():
@@ -237,8 +275,15 @@ class Store:
     def flush(self) -> None:
         """Nothing to do: :meth:`write` commits before it returns (``SampleSink`` protocol)."""
 
-    def append(self, data: pd.DataFrame | pa.Table, options: ImportOptions | None = None, *,
-               policy: ValidationPolicy | None = None, origin: str = "append", **option: Any) -> ValidationReport:
+    def append(
+        self,
+        data: pd.DataFrame | pa.Table,
+        options: ImportOptions | None = None,
+        *,
+        policy: ValidationPolicy | None = None,
+        origin: str = "append",
+        **option: Any,
+    ) -> ValidationReport:
         """Validate and store a wide or long table (see :class:`ImportOptions`; keywords override it).
 
         Example: ``store.append(frame, tz="Europe/Berlin", units={"T": "degC"})``.
@@ -248,8 +293,14 @@ class Store:
         batch = to_batch(data, self.twin, options, rejects, report, name=options.source or origin)
         return self._commit(batch, rejects, report, origin, policy)
 
-    def ingest(self, path: str | Path, options: ImportOptions | None = None, *,
-               policy: ValidationPolicy | None = None, **option: Any) -> ValidationReport:
+    def ingest(
+        self,
+        path: str | Path,
+        options: ImportOptions | None = None,
+        *,
+        policy: ValidationPolicy | None = None,
+        **option: Any,
+    ) -> ValidationReport:
         """Import a historian CSV or Parquet file as one atomic batch; returns its validation report.
 
         The file's own settings come from the spec's ``sources:`` entry for it when there is one;
@@ -290,8 +341,10 @@ class Store:
         self._require_writable()
         mover = getattr(self.backend, "archive", None)
         if mover is None:
-            raise DataError(f"the {type(self.backend).__name__} keeps all samples in the database; archive by "
-                            "detaching old partitions there")
+            raise DataError(
+                f"the {type(self.backend).__name__} keeps all samples in the database; archive by "
+                "detaching old partitions there"
+            )
         if before is None:
             raise DataError("archive needs a time: samples older than it are moved")
         with self._lock:
@@ -317,8 +370,9 @@ class Store:
             table = table.set_column(2, "value", pa.array(values))
         return table
 
-    def query(self, tags: str | Sequence[str] | None = None, start: TimeLike = None,
-              end: TimeLike = None) -> pd.DataFrame:
+    def query(
+        self, tags: str | Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None
+    ) -> pd.DataFrame:
         """Stored samples of ``tags`` (default all) with start <= time < end, sorted by tag then time.
 
         Columns: ``time`` (UTC), ``tag``, ``value`` (spec unit), ``quality`` (0 good, bit 1: out of
@@ -332,14 +386,16 @@ class Store:
         lookup = np.zeros(max(lineage, default=0) + 1, dtype=np.int64)
         for lineage_id, (batch, _) in lineage.items():
             lookup[lineage_id] = batch
-        return pd.DataFrame({
-            "time": _utc(table.column("time").cast(pa.int64()).to_numpy()),
-            "tag": _categorical(table.column("tag_id").to_numpy(), {self._ids[n]: n for n in names}),
-            "value": table.column("value").to_numpy(),
-            "quality": table.column("quality").to_numpy(),
-            "source": _categorical(lineage_ids, {i: source for i, (_, source) in lineage.items()}),
-            "batch": lookup[lineage_ids] if len(lineage_ids) else np.empty(0, np.int64),
-        })
+        return pd.DataFrame(
+            {
+                "time": _utc(table.column("time").cast(pa.int64()).to_numpy()),
+                "tag": _categorical(table.column("tag_id").to_numpy(), {self._ids[n]: n for n in names}),
+                "value": table.column("value").to_numpy(),
+                "quality": table.column("quality").to_numpy(),
+                "source": _categorical(lineage_ids, {i: source for i, (_, source) in lineage.items()}),
+                "batch": lookup[lineage_ids] if len(lineage_ids) else np.empty(0, np.int64),
+            }
+        )
 
     def time_range(self, tags: str | Sequence[str] | None = None) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """(first, last) stored sample time over ``tags``; None when there are none."""
@@ -349,8 +405,15 @@ class Store:
             return None
         return summary["first"].min(), summary["last"].max()
 
-    def resample(self, tags: str | Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None,
-                 dt: float | None = None, *, method: Method | Mapping[str, Method] | None = None) -> pd.DataFrame:
+    def resample(
+        self,
+        tags: str | Sequence[str] | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        dt: float | None = None,
+        *,
+        method: Method | Mapping[str, Method] | None = None,
+    ) -> pd.DataFrame:
         """Tags on a grid of multiples of ``dt`` seconds (default: the twin's sample period) in [start, end).
 
         ``method`` overrides each tag's spec ``resample`` (one for all, or per tag). Values are NaN
@@ -358,7 +421,7 @@ class Store:
         the span of the stored samples.
         """
         names = self._tag_list(tags)
-        dt_us = int(round((dt or self.twin.sample_period) * US_PER_S))
+        dt_us = round((dt or self.twin.sample_period) * US_PER_S)
         if dt_us <= 0:
             raise DataError(f"dt must be a positive number of seconds, got {dt!r}")
         span = (to_us(start), to_us(end))
@@ -367,7 +430,10 @@ class Store:
             if stored is None:
                 return pd.DataFrame({TIME: _utc(np.empty(0, np.int64)), **{n: np.empty(0) for n in names}})
             first, last = (to_us(t) or 0 for t in stored)
-            span = (span[0] if span[0] is not None else first, span[1] if span[1] is not None else last + dt_us)
+            span = (
+                span[0] if span[0] is not None else first,
+                span[1] if span[1] is not None else last + dt_us,
+            )
         start_us, end_us = int(span[0] or 0), int(span[1] or 0)
         grid = time_grid(start_us, end_us, dt_us)
         holds = {n: int(self.policy.max_gap * self._period_us(n)) for n in names}
@@ -380,13 +446,26 @@ class Store:
         for name in names:
             how = method.get(name) if isinstance(method, Mapping) else method
             mask = tag_id == self._ids[name]
-            columns[name] = resample(times[mask], values[mask], grid, dt_us=dt_us,
-                                     method=how or self.twin.tag(name).resample, hold_us=holds[name])
+            columns[name] = resample(
+                times[mask],
+                values[mask],
+                grid,
+                dt_us=dt_us,
+                method=how or self.twin.tag(name).resample,
+                hold_us=holds[name],
+            )
         return pd.DataFrame(columns)
 
-    def trajectory(self, start: TimeLike = None, end: TimeLike = None, dt: float | None = None, *,
-                   tags: Sequence[str] | None = None, min_length: int = 2,
-                   method: Method | Mapping[str, Method] | None = None) -> pd.DataFrame:
+    def trajectory(
+        self,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        dt: float | None = None,
+        *,
+        tags: Sequence[str] | None = None,
+        min_length: int = 2,
+        method: Method | Mapping[str, Method] | None = None,
+    ) -> pd.DataFrame:
         """A trajectory table for training: ``episode``, ``time`` (UTC), one column per tag in spec order.
 
         Grid rows where any tag lacks a fresh value are dropped; each unbroken run of rows is an
@@ -398,9 +477,17 @@ class Store:
 
     # --- exports --------------------------------------------------------------------------------
 
-    def export_parquet(self, path: str | Path, *, tags: str | Sequence[str] | None = None, start: TimeLike = None,
-                       end: TimeLike = None, layout: Literal["long", "trajectory"] = "long",
-                       dt: float | None = None, min_length: int = 2) -> Path:
+    def export_parquet(
+        self,
+        path: str | Path,
+        *,
+        tags: str | Sequence[str] | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        layout: Literal["long", "trajectory"] = "long",
+        dt: float | None = None,
+        min_length: int = 2,
+    ) -> Path:
         """Write samples (``long``: time, tag, value, quality, source) or a trajectory table to Parquet.
 
         The file is written under a temporary name and renamed, so a reader never sees half of it.
@@ -410,8 +497,12 @@ class Store:
         if layout == "trajectory":
             names = self._tag_list(tags)
             frame = self.trajectory(start, end, dt, tags=names, min_length=min_length)
-            meta = {"twin": self.twin.name, "spec_hash": self.twin.spec_hash(),
-                    "dt": dt or self.twin.sample_period, "tags": names}
+            meta = {
+                "twin": self.twin.name,
+                "spec_hash": self.twin.spec_hash(),
+                "dt": dt or self.twin.sample_period,
+                "tags": names,
+            }
             return write_table(frame, out, metadata=meta)
         if layout != "long":
             raise DataError(f"layout {layout!r} is not one of long, trajectory")
@@ -419,17 +510,20 @@ class Store:
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".tmp")
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                               b"worldtwin": json.dumps({"twin": self.twin.name}).encode()})
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), b"worldtwin": json.dumps({"twin": self.twin.name}).encode()}
+        )
         pq.write_table(table, partial, compression="zstd")
         partial.replace(out)
         return out
 
     # --- quarantine and reports -------------------------------------------------------------------
 
-    def quarantine(self, reason: str | None = None, *, batch: int | None = None,
-                   limit: int | None = None) -> pd.DataFrame:
-        """Rows set aside by validation: batch, row, time (UTC), tag, value, raw text, reason, detail, source."""
+    def quarantine(
+        self, reason: str | None = None, *, batch: int | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
+        """Rows set aside by validation: batch, row, time (UTC), tag, value, raw text, reason, detail,
+        source."""
         with self._lock:
             table = self.backend.read_quarantine(reason, batch, limit)
         frame = table.to_pandas()
@@ -438,15 +532,23 @@ class Store:
         return frame
 
     def batches(self) -> pd.DataFrame:
-        """One row per committed batch: id, committed (UTC), origin, received, stored, flagged, quarantined."""
+        """One row per committed batch: id, committed (UTC), origin and the report's counts."""
         with self._lock:
             table = self.backend.batches()
         rows = []
         for record in table.to_pylist():
             report = json.loads(record["report"])
-            rows.append({"id": record["id"], "committed": pd.Timestamp(record["committed"], tz="UTC"), "origin": record["origin"],
-                         **{k: report[k] for k in ("received", "stored", "flagged", "quarantined")}})
-        return pd.DataFrame(rows, columns=["id", "committed", "origin", "received", "stored", "flagged", "quarantined"])
+            rows.append(
+                {
+                    "id": record["id"],
+                    "committed": pd.Timestamp(record["committed"], tz="UTC"),
+                    "origin": record["origin"],
+                    **{k: report[k] for k in ("received", "stored", "flagged", "quarantined")},
+                }
+            )
+        return pd.DataFrame(
+            rows, columns=["id", "committed", "origin", "received", "stored", "flagged", "quarantined"]
+        )
 
     def validation_report(self, batch: int | None = None) -> ValidationReport:
         """The validation report of one batch, or of all batches summed."""
@@ -466,10 +568,16 @@ class Store:
         rows = []
         for name in self.twin.tag_names:
             row = by_id.get(self._ids.get(name, -1), {})
-            rows.append({"tag": name, "unit": self.twin.tag(name).unit, "samples": int(row.get("samples", 0)),
-                         "flagged": int(row.get("flagged", 0)),
-                         "first": pd.Timestamp(row["first"], tz="UTC") if row else pd.NaT,
-                         "last": pd.Timestamp(row["last"], tz="UTC") if row else pd.NaT})
+            rows.append(
+                {
+                    "tag": name,
+                    "unit": self.twin.tag(name).unit,
+                    "samples": int(row.get("samples", 0)),
+                    "flagged": int(row.get("flagged", 0)),
+                    "first": pd.Timestamp(row["first"], tz="UTC") if row else pd.NaT,
+                    "last": pd.Timestamp(row["last"], tz="UTC") if row else pd.NaT,
+                }
+            )
         return pd.DataFrame(rows).set_index("tag")
 
     def quarantine_count(self) -> int:

@@ -152,10 +152,14 @@ class ValidationReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "received": self.received, "stored": self.stored, "flagged": self.flagged,
-            "quarantined": self.quarantined, "empty_cells": self.empty_cells,
+            "received": self.received,
+            "stored": self.stored,
+            "flagged": self.flagged,
+            "quarantined": self.quarantined,
+            "empty_cells": self.empty_cells,
             "counts": {tag: dict(per_tag) for tag, per_tag in self.counts.items()},
-            "longest_gap": dict(self.longest_gap), "notes": list(self.notes),
+            "longest_gap": dict(self.longest_gap),
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -219,7 +223,9 @@ def validate(
         reject(np.isnan(values), Issue.NAN)
         reject(~finite, Issue.INF)
     quality = np.zeros(len(batch), dtype=np.uint8)
-    bounded = [c for c, n in enumerate(names) if n in rules and np.isfinite([rules[n].low, rules[n].high]).any()]
+    bounded = [
+        c for c, n in enumerate(names) if n in rules and np.isfinite([rules[n].low, rules[n].high]).any()
+    ]
     if bounded:
         lows = np.array([rules[n].low if n in rules else -np.inf for n in names] + [-np.inf])
         highs = np.array([rules[n].high if n in rules else np.inf for n in names] + [np.inf])
@@ -234,7 +240,9 @@ def validate(
         rows = np.fromiter(duplicate, dtype=np.int64)
         mask = np.zeros(len(batch), dtype=bool)
         mask[rows] = True
-        reject(mask, Issue.DUPLICATE, np.asarray([duplicate[int(r)] for r in np.flatnonzero(mask)], dtype=object))
+        reject(
+            mask, Issue.DUPLICATE, np.asarray([duplicate[int(r)] for r in np.flatnonzero(mask)], dtype=object)
+        )
         live = np.flatnonzero(keep)
 
     flagged = quality[live] != 0
@@ -245,8 +253,15 @@ def validate(
     report.flagged += int(np.count_nonzero(flagged))
     every = len(live) == len(batch)
     pick = (lambda array: array) if every else (lambda array: array[live])
-    return Accepted(pick(batch.time), tag_ids[pick(codes)], pick(values), pick(quality), pick(batch.source),
-                    batch.source_names, newest)
+    return Accepted(
+        pick(batch.time),
+        tag_ids[pick(codes)],
+        pick(values),
+        pick(quality),
+        pick(batch.source),
+        batch.source_names,
+        newest,
+    )
 
 
 def _find_duplicates(
@@ -267,7 +282,9 @@ def _find_duplicates(
         return {}, {}
     every = len(live) == len(batch)
     codes = batch.tag if every else batch.tag[live]
-    if len(codes) < 2 or np.all(codes[1:] >= codes[:-1]):  # already grouped by tag (wide files, per-tag exports)
+    if len(codes) < 2 or np.all(
+        codes[1:] >= codes[:-1]
+    ):  # already grouped by tag (wide files, per-tag exports)
         order = live
     else:
         small = codes.astype(np.int16) if len(names) < 2**15 else codes  # int16 sorts by radix: O(n)
@@ -282,7 +299,9 @@ def _find_duplicates(
     disordered = np.zeros(len(starts) - 1, dtype=bool)
     backwards = np.flatnonzero((steps <= 0) & within)
     disordered[np.searchsorted(starts, backwards, side="right") - 1] = True
-    limits = np.array([policy.max_gap * rules[n].period_us if n in rules else np.inf for n in names] + [np.inf])
+    limits = np.array(
+        [policy.max_gap * rules[n].period_us if n in rules else np.inf for n in names] + [np.inf]
+    )
     duplicate: dict[int, str] = {}
     newest: dict[int, int] = {}
     gap_steps = np.flatnonzero((steps > limits[codes[1:]]) & within)
@@ -303,9 +322,12 @@ def _find_duplicates(
             continue
         found = _check_group(order[lo:hi], group_times, batch.value[order[lo:hi]], rule, last, lookup)
         duplicate.update(found)
-        fresh = ~np.isin(order[lo:hi], np.fromiter(found, dtype=np.int64)) if found else np.ones(hi - lo, bool)
+        fresh = (
+            ~np.isin(order[lo:hi], np.fromiter(found, dtype=np.int64)) if found else np.ones(hi - lo, bool)
+        )
         newest_before = np.maximum.accumulate(
-            np.concatenate([[np.iinfo(np.int64).min if last is None else last], group_times[:-1]]))
+            np.concatenate([[np.iinfo(np.int64).min if last is None else last], group_times[:-1]])
+        )
         report.add(name, Issue.OUT_OF_ORDER, int(np.count_nonzero((group_times < newest_before) & fresh)))
         kept = np.sort(group_times[fresh])
         if last is not None and len(kept) and last < kept[0]:
@@ -315,8 +337,14 @@ def _find_duplicates(
     return duplicate, newest
 
 
-def _check_group(positions: np.ndarray, times: np.ndarray, values: np.ndarray, rule: TagRule, last: int | None,
-                 lookup: StoredLookup) -> dict[int, str]:
+def _check_group(
+    positions: np.ndarray,
+    times: np.ndarray,
+    values: np.ndarray,
+    rule: TagRule,
+    last: int | None,
+    lookup: StoredLookup,
+) -> dict[int, str]:
     """Duplicates among one tag's samples (in input order): repeats within the input, then stored ones."""
     found: dict[int, str] = {}
     ranked = np.argsort(times, kind="stable")  # equal times keep input order: the first one stays
@@ -332,8 +360,11 @@ def _check_group(positions: np.ndarray, times: np.ndarray, values: np.ndarray, r
         if int(positions[index]) in found:
             continue
         previous = stored_values[position[index]]
-        found[int(positions[index])] = ("already stored with the same value" if previous == values[index]
-                                        else f"already stored with value {previous:g}")
+        found[int(positions[index])] = (
+            "already stored with the same value"
+            if previous == values[index]
+            else f"already stored with value {previous:g}"
+        )
     return found
 
 

@@ -94,14 +94,20 @@ class BufferedWriter:
     def __enter__(self) -> BufferedWriter:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def _due(self) -> bool:
         if not self._pending:
             return False
-        return (self._closed or self._flush_requested or self._rows >= self.max_rows
-                or time.monotonic() - self._oldest >= self.max_delay)
+        return (
+            self._closed
+            or self._flush_requested
+            or self._rows >= self.max_rows
+            or time.monotonic() - self._oldest >= self.max_delay
+        )
 
     def _run(self) -> None:
         while True:
@@ -109,7 +115,11 @@ class BufferedWriter:
                 while not self._due():
                     if self._closed:
                         return
-                    timeout = None if not self._pending else max(0.0, self._oldest + self.max_delay - time.monotonic())
+                    timeout = (
+                        None
+                        if not self._pending
+                        else max(0.0, self._oldest + self.max_delay - time.monotonic())
+                    )
                     self._wake.wait(timeout)
                 taken, self._pending, self._rows = self._pending, [], 0
                 self._flush_requested = False
