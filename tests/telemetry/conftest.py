@@ -22,6 +22,7 @@ def plant() -> Twin:
 
 
 @pytest.fixture
-def store(tmp_path: Path, plant: Twin) -> Iterator[Store]:
-    with Store.open(tmp_path / "plant.store", plant) as opened:
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh store of the test plant, opened from its spec file (so its file sources resolve)."""
+    with Store.open(tmp_path / "plant.store", SPEC) as opened:
         yield opened

@@ -96,7 +96,8 @@ CASES = [
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    """The corpus plus the binary cases generated here: a Parquet file cut off halfway."""
+    """The spec and corpus copied, plus the binary case generated here: a Parquet file cut off halfway."""
+    (tmp_path / "plant.yaml").write_text((HERE / "plant.yaml").read_text())
     folder = tmp_path / "corpus"
     folder.mkdir()
     for path in CORPUS.iterdir():
@@ -141,8 +142,12 @@ def test_corpus_outcomes_are_documented() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
-def test_corpus_outcome(case: Case, corpus: Path, store: Store) -> None:
-    path = corpus / case.file
+def test_corpus_outcome(case: Case, corpus: Path) -> None:
+    with Store.open(corpus.parent / "plant.store", corpus.parent / "plant.yaml") as store:
+        check_outcome(case, corpus / case.file, store)
+
+
+def check_outcome(case: Case, path: Path, store: Store) -> None:
     policy = ValidationPolicy(on_range=case.on_range)  # type: ignore[arg-type]
     if case.stored is None:
         with pytest.raises(DataError, match=None) as caught:
@@ -199,9 +204,9 @@ def test_naive_times_are_local_to_the_given_zone(corpus: Path, store: Store) -> 
     assert store.query("T")["time"].iloc[0] == pd.Timestamp("2024-02-29T23:00:00Z")
 
 
-def test_spec_source_supplies_the_column_mapping(corpus: Path, plant: Twin, tmp_path: Path) -> None:
-    with Store.open(tmp_path / "s", plant) as opened:
-        report = opened.ingest(corpus / "good_wide.csv")
+def test_spec_source_supplies_the_column_mapping(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s", HERE / "plant.yaml") as opened:
+        report = opened.ingest(CORPUS / "good_wide.csv")  # the spec lists it (paths relative to the spec)
         assert "TI101" not in report.counts and opened.summary().loc["T", "samples"] == 12
         assert report.empty_cells == 10  # the analyzer reads every minute: empty cells are not samples
 
@@ -292,3 +297,13 @@ def test_read_file_errors_name_the_file(tmp_path: Path) -> None:
     ragged.write_text("time,T\n2024-03-01T00:00:00Z,1,2,3\n")
     with pytest.raises(DataError, match="cannot read CSV"):
         read_file(ragged)
+
+
+def test_columns_of_the_wrong_type_are_quarantined_cell_by_cell(store: Store) -> None:
+    frame = pd.DataFrame({"time": [T0, T0 + pd.Timedelta("10s")], "T": [T0, T0], "valve": [True, False]})
+    report = store.append(frame)
+    assert report.counts == {"T": {"not_numeric": 2}} and report.stored == 2
+    quarantined = store.quarantine()
+    assert set(quarantined["detail"]) == {"column of type timestamp[us, tz=UTC], expected numbers"}
+    assert quarantined["raw"].iloc[0].startswith("2024-03-01 00:00:00")
+    assert store.query("valve")["value"].tolist() == [1.0, 0.0]  # booleans (on/off signals) are 1 and 0

@@ -12,7 +12,7 @@ from worldtwin.cli.output import console, err_console, progress, split_names
 from worldtwin.errors import DataError, WorldtwinError
 from worldtwin.spec.schema import FileSource, Twin
 from worldtwin.telemetry.ingest import ImportOptions
-from worldtwin.telemetry.store import Store, _load_twin
+from worldtwin.telemetry.store import Store, load_twin
 from worldtwin.telemetry.validate import Issue, ValidationPolicy, ValidationReport
 
 store_app = typer.Typer(
@@ -51,7 +51,7 @@ def default_store(twin_arg: str, twin: Twin) -> Path:
 def _open(
     twin_arg: str, store: str | None, *, read_only: bool = False, policy: ValidationPolicy | None = None
 ) -> Store:
-    twin = _load_twin(twin_arg)
+    twin = load_twin(twin_arg)
     location = store or default_store(twin_arg, twin)
     return Store.open(location, twin, read_only=read_only, policy=policy)
 
@@ -173,7 +173,7 @@ def ingest(
         with progress() as bar:
             task = bar.add_task("ingest", total=len(jobs))
             for path, source in jobs:
-                base = ImportOptions.from_source(source) if source else opened.source_options(path, spec_dir)
+                base = ImportOptions.from_source(source) if source else opened.source_options(path)
                 options = base.merged(**overrides)
                 bar.update(task, description=f"ingest {path.name}")
                 try:

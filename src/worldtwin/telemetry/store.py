@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from worldtwin.errors import DataError
 from worldtwin.spec.loading import load_spec
-from worldtwin.spec.schema import Twin
+from worldtwin.spec.schema import FileSource, Twin
 from worldtwin.spec.units import compatible, convert, is_valid_unit
 from worldtwin.telemetry.backend import SAMPLES_SCHEMA, Backend, BatchRecord
 from worldtwin.telemetry.batch import US_PER_S, Rejects, SampleBatch, seconds_to_us
@@ -83,7 +83,8 @@ def _categorical(codes: np.ndarray, names: Mapping[int, str]) -> pd.Categorical:
     return pd.Categorical.from_codes(index, categories)
 
 
-def _load_twin(twin: Twin | str | Path) -> Twin:
+def load_twin(twin: Twin | str | Path) -> Twin:
+    """A spec given as a ``Twin``, a YAML file or a registered twin id (``worldtwin/cstr-v1``)."""
     if isinstance(twin, Twin):
         return twin
     path = Path(twin)
@@ -98,10 +99,18 @@ class Store:
     """Telemetry of one twin. Open with :meth:`Store.open`; implements the ``SampleSink`` protocol."""
 
     def __init__(
-        self, backend: Backend, twin: Twin, *, policy: ValidationPolicy | None = None, read_only: bool = False
+        self,
+        backend: Backend,
+        twin: Twin,
+        *,
+        policy: ValidationPolicy | None = None,
+        read_only: bool = False,
+        spec_dir: Path | None = None,
     ) -> None:
         self.backend = backend
         self.twin = twin
+        self.spec_dir = spec_dir
+        """Folder of the spec file: the spec's file ``sources:`` paths are relative to it."""
         self.policy = policy or ValidationPolicy()
         self.read_only = read_only
         self.last_report: ValidationReport | None = None
@@ -118,7 +127,6 @@ class Store:
                 backend.set_meta({"twin": twin.name, "format": "1"})
             backend.add_tags([(tag.name, tag.unit) for tag in twin.tags])
         self._ids = {tag.name: tag.id for tag in backend.tags()}
-        self._names = {tag_id: name for name, tag_id in self._ids.items()}
         self._stored_units = self._check_units({tag.name: tag.unit for tag in backend.tags()})
         self._rules = {
             tag.name: TagRule(
@@ -144,7 +152,7 @@ class Store:
         PostgreSQL backend (``pip install 'worldtwin[postgres]'``). ``twin`` is a spec, a spec file
         or a registered twin id.
         """
-        spec = _load_twin(twin)
+        spec = load_twin(twin)
         text = str(location)
         backend: Backend
         if text.startswith(("postgresql://", "postgres://")):
@@ -156,8 +164,9 @@ class Store:
             from worldtwin.telemetry.embedded import EmbeddedBackend
 
             backend = EmbeddedBackend(location, read_only=read_only)
+        spec_dir = None if isinstance(twin, Twin) or not Path(twin).exists() else Path(twin).resolve().parent
         try:
-            return cls(backend, spec, policy=policy, read_only=read_only)
+            return cls(backend, spec, policy=policy, read_only=read_only, spec_dir=spec_dir)
         except BaseException:
             backend.close()
             raise
@@ -313,18 +322,16 @@ class Store:
         batch = to_batch(table, self.twin, options, rejects, report, name=str(path))
         return self._commit(batch, rejects, report, str(path), policy)
 
-    def source_options(self, path: str | Path, spec_dir: str | Path | None = None) -> ImportOptions:
-        """Import options of the spec ``sources:`` entry naming ``path`` (defaults when none does)."""
-        from worldtwin.spec.schema import FileSource
+    def source_options(self, path: str | Path) -> ImportOptions:
+        """Import options of the spec ``sources:`` entry naming ``path`` (defaults when none does).
 
+        Source paths are relative to the spec file's folder (the working directory when the store
+        was opened with a ``Twin`` object rather than a file).
+        """
         target = Path(path).resolve()
         for source in self.twin.sources:
-            if isinstance(source, FileSource):
-                candidate = Path(source.path)
-                if not candidate.is_absolute():
-                    candidate = Path(spec_dir or Path.cwd()) / candidate
-                if candidate.resolve() == target or (spec_dir is None and candidate.name == target.name):
-                    return ImportOptions.from_source(source)
+            if isinstance(source, FileSource) and (self.spec_dir or Path.cwd()).joinpath(source.path).resolve() == target:
+                return ImportOptions.from_source(source)
         return ImportOptions()
 
     def writer(self, *, max_rows: int = 10_000, max_delay: float = 0.05) -> BufferedWriter:
