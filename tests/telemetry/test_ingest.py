@@ -307,3 +307,14 @@ def test_columns_of_the_wrong_type_are_quarantined_cell_by_cell(store: Store) ->
     assert set(quarantined["detail"]) == {"column of type timestamp[us, tz=UTC], expected numbers"}
     assert quarantined["raw"].iloc[0].startswith("2024-03-01 00:00:00")
     assert store.query("valve")["value"].tolist() == [1.0, 0.0]  # booleans (on/off signals) are 1 and 0
+
+
+def test_long_layout_quarantine_keeps_time_and_text(store: Store) -> None:
+    frame = pd.DataFrame(
+        {"tag": ["T", "T"], "time": ["2024-03-01T00:00:00Z", "2024-03-01T00:00:10Z"], "value": ["350", "hot"]}
+    )
+    report = store.append(frame)
+    assert (report.stored, report.quarantined) == (1, 1)
+    row = store.quarantine().iloc[0]
+    assert (row["raw"], row["reason"], row["row"]) == ("hot", "not_numeric", 2)
+    assert row["time"] == T0 + pd.Timedelta("10s")

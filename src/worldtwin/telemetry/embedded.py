@@ -238,13 +238,12 @@ class EmbeddedBackend:
     def archive(self, before_us: int) -> int:
         """Move samples older than ``before_us`` into Parquet under ``archive/``; returns rows moved."""
         with self._lock:
-            span = self._con.execute(
-                "SELECT count(*), epoch_us(min(time)), epoch_us(max(time)) FROM samples "
-                "WHERE time < make_timestamp(?::BIGINT)",
+            span = self._sql(
+                "SELECT count(*) AS n, epoch_us(min(time)) AS first, epoch_us(max(time)) AS last "
+                "FROM samples WHERE time < make_timestamp(?::BIGINT)",
                 [before_us],
-            ).fetchone()
-            assert span is not None
-            rows, first, last = int(span[0]), span[1], span[2]
+            ).to_pylist()[0]
+            rows, first, last = int(span["n"]), span["first"], span["last"]
             if rows == 0:
                 return 0
             folder = self.directory / ARCHIVE

@@ -176,12 +176,11 @@ def to_batch(
     report: ValidationReport,
     *,
     name: str = "input",
-    row_offset: int = 0,
 ) -> SampleBatch:
     """Turn a wide or long table into samples in spec tags, spec units and UTC.
 
     Unreadable cells and times go to ``rejects``; ``report`` counts what was read. ``name`` names the
-    input in error messages; ``row_offset`` is added to row numbers (for inputs read in parts).
+    input in error messages.
     """
     if isinstance(table, pd.DataFrame):
         table = _arrow_from_frame(table, options.time_column)
@@ -198,7 +197,7 @@ def to_batch(
     if unknown:
         raise DataError(f"{name}: units given for {unknown}, which are not tags of twin '{twin.name}'")
     if long:
-        batch = _long_batch(table, times, time_ok, options, rejects, report, name, source, row_offset)
+        batch = _long_batch(table, times, time_ok, options, rejects, report, name, source)
         converted = [(code, tag) for code, tag in enumerate(batch.tag_names) if tag in options.units]
         if converted:
             batch.value = batch.value.copy()  # may be a read-only view of Arrow memory
@@ -206,7 +205,7 @@ def to_batch(
             mask = batch.tag == code
             batch.value[mask] = _to_spec_unit(batch.value[mask], tag, options.units[tag], twin, name)
         return batch
-    return _wide_batch(table, twin, times, time_ok, options, rejects, report, name, source, row_offset)
+    return _wide_batch(table, twin, times, time_ok, options, rejects, report, name, source)
 
 
 def _arrow_from_frame(frame: pd.DataFrame, time_column: str) -> pa.Table:
@@ -424,7 +423,6 @@ def _wide_batch(
     report: ValidationReport,
     name: str,
     source: str,
-    row_offset: int,
 ) -> SampleBatch:
     tags = set(twin.tag_names)
     columns = [c for c in table.column_names if c != options.time_column]
@@ -447,7 +445,7 @@ def _wide_batch(
         report.notes.append(f"{name}: column(s) {skipped} left out (not tags)")
     columns = [c for c in columns if c not in skipped]
     n = table.num_rows
-    rows = np.arange(row_offset + 1, row_offset + n + 1, dtype=np.int64)
+    rows = np.arange(1, n + 1, dtype=np.int64)
     time_raw = _time_text(table.column(options.time_column), ~time_ok)
     time_detail = _time_problems(time_raw, ~time_ok, options)
     index_parts: list[np.ndarray | None] = []
@@ -524,7 +522,6 @@ def _long_batch(
     report: ValidationReport,
     name: str,
     source: str,
-    row_offset: int,
 ) -> SampleBatch:
     missing = [c for c in (options.tag_column, options.value_column) if c not in table.column_names]
     if missing:
@@ -542,14 +539,14 @@ def _long_batch(
         report.notes.append(f"{name}: column(s) {extra} ignored (long layout reads tag, time and value)")
     n = table.num_rows
     report.received += n
-    rows = np.arange(row_offset + 1, row_offset + n + 1, dtype=np.int64)
+    rows = np.arange(1, n + 1, dtype=np.int64)
     tag_array = table.column(options.tag_column).combine_chunks()
     if not pa.types.is_dictionary(tag_array.type) or not pa.types.is_string(tag_array.type.value_type):
         tag_array = pc.dictionary_encode(tag_array.cast(pa.string()))
     codes = tag_array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
     names = [options.columns.get(str(t), str(t)) for t in tag_array.dictionary.to_pylist()]
     no_tag = codes < 0
-    codes[no_tag] = len(names)  # the extra code names "" (see SampleBatch.tag_names + [""] in Rejects)
+    codes[no_tag] = len(names)  # one past the names: Rejects.add_batch and validate read it as ""
     numbers = _numbers(table.column(options.value_column), decimal_comma=options.decimal_comma)
     batch = SampleBatch(times, codes, names, numbers.value, rows, np.zeros(n, np.int32), [source])
     keep = np.ones(n, dtype=bool)
@@ -565,7 +562,7 @@ def _long_batch(
                 issue,
                 row=rows[mask],
                 tag=names_ext[codes[mask]],
-                time=np.where(time_ok[mask], times[mask], 0) if raw is None else None,
+                time=np.where(time_ok[mask], times[mask].astype(object), np.array(None, dtype=object)),
                 value=numbers.value[mask],
                 raw=None if raw is None else raw[mask],
                 detail=detail if isinstance(detail, str) else detail[mask],

@@ -330,7 +330,10 @@ class Store:
         """
         target = Path(path).resolve()
         for source in self.twin.sources:
-            if isinstance(source, FileSource) and (self.spec_dir or Path.cwd()).joinpath(source.path).resolve() == target:
+            if (
+                isinstance(source, FileSource)
+                and (self.spec_dir or Path.cwd()).joinpath(source.path).resolve() == target
+            ):
                 return ImportOptions.from_source(source)
         return ImportOptions()
 

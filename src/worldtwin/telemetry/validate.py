@@ -212,7 +212,7 @@ def validate(
     keep = np.ones(len(batch), dtype=bool)
 
     def reject(mask: np.ndarray, issue: Issue, detail: np.ndarray | str = "") -> None:
-        mask &= keep
+        mask = mask & keep
         rejects.add_batch(batch, mask, issue, detail)
         keep[mask] = False
 
