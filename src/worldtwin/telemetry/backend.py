@@ -83,7 +83,7 @@ class Backend(Protocol):
         ...
 
     def read(self, tag_ids: Sequence[int], start_us: int | None, end_us: int | None) -> pa.Table:
-        """Samples of ``tag_ids`` with start <= time < end, sorted by tag id then time."""
+        """Samples of ``tag_ids`` with start <= time < end, in any order (the store sorts them)."""
         ...
 
     def lineage(self, ids: Sequence[int]) -> dict[int, tuple[int, str]]:

@@ -194,10 +194,7 @@ class EmbeddedBackend:
         if end_us is not None:
             where.append("time < make_timestamp(?::BIGINT)")
             params.append(end_us)
-        return self._sql(
-            f"SELECT {_SAMPLE_COLUMNS} FROM all_samples WHERE {' AND '.join(where)} ORDER BY tag_id, time",
-            params,
-        )
+        return self._sql(f"SELECT {_SAMPLE_COLUMNS} FROM all_samples WHERE {' AND '.join(where)}", params)
 
     def lineage(self, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
         listed = ", ".join(str(int(i)) for i in ids) or "NULL"

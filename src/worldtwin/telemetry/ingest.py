@@ -543,10 +543,11 @@ def _long_batch(
     tag_array = table.column(options.tag_column).combine_chunks()
     if not pa.types.is_dictionary(tag_array.type) or not pa.types.is_string(tag_array.type.value_type):
         tag_array = pc.dictionary_encode(tag_array.cast(pa.string()))
-    codes = tag_array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
     names = [options.columns.get(str(t), str(t)) for t in tag_array.dictionary.to_pylist()]
-    no_tag = codes < 0
-    codes[no_tag] = len(names)  # one past the names: Rejects.add_batch and validate read it as ""
+    indices = tag_array.indices
+    no_tag = np.asarray(indices.is_null().to_numpy(zero_copy_only=False)) if indices.null_count else None
+    # a missing tag gets the code one past the names: Rejects.add_batch and validate read it as ""
+    codes = indices.fill_null(len(names)).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     numbers = _numbers(table.column(options.value_column), decimal_comma=options.decimal_comma)
     batch = SampleBatch(times, codes, names, numbers.value, rows, np.zeros(n, np.int32), [source])
     keep = np.ones(n, dtype=bool)
@@ -570,11 +571,14 @@ def _long_batch(
             )
             keep[mask] = False
 
-    reject(no_tag, Issue.UNKNOWN_TAG, f"empty {options.tag_column!r} cell")
-    reject(~time_ok, Issue.BAD_TIME, _time_problems(time_raw, ~time_ok, options), time_raw)
+    if no_tag is not None:
+        reject(no_tag, Issue.UNKNOWN_TAG, f"empty {options.tag_column!r} cell")
+    if not time_ok.all():
+        reject(~time_ok, Issue.BAD_TIME, _time_problems(time_raw, ~time_ok, options), time_raw)
     if numbers.raw is not None:
         reject(numbers.bad, Issue.NOT_NUMERIC, numbers.detail, numbers.raw)
-    reject(numbers.empty, Issue.MISSING_VALUE, f"empty {options.value_column!r} cell")
+    if numbers.empty.any():
+        reject(numbers.empty, Issue.MISSING_VALUE, f"empty {options.value_column!r} cell")
     return batch if keep.all() else batch.take(keep)
 
 

@@ -83,6 +83,16 @@ def _categorical(codes: np.ndarray, names: Mapping[int, str]) -> pd.Categorical:
     return pd.Categorical.from_codes(index, categories)
 
 
+def _sorted(table: pa.Table) -> pa.Table:
+    """``table`` sorted by tag id, then time (usually it already is: samples arrive in time order)."""
+    tag_id = table.column("tag_id").to_numpy()
+    time = table.column("time").cast(pa.int64()).to_numpy()
+    tag_step, time_step = np.diff(tag_id), np.diff(time)
+    if np.all((tag_step > 0) | ((tag_step == 0) & (time_step > 0))):
+        return table
+    return table.take(np.lexsort((time, tag_id)))
+
+
 def load_twin(twin: Twin | str | Path) -> Twin:
     """A spec given as a ``Twin``, a YAML file or a registered twin id (``worldtwin/cstr-v1``)."""
     if isinstance(twin, Twin):
@@ -372,8 +382,9 @@ class Store:
         return names
 
     def _read(self, names: list[str], start_us: int | None, end_us: int | None) -> pa.Table:
+        """Samples of ``names`` in [start, end), sorted by tag id then time, values in spec units."""
         with self._lock:
-            table = self.backend.read([self._ids[n] for n in names], start_us, end_us)
+            table = _sorted(self.backend.read([self._ids[n] for n in names], start_us, end_us))
         if self._stored_units:
             tag_id = table.column("tag_id").to_numpy()
             values = self._convert_ids(tag_id, table.column("value").to_numpy(), to_stored=False)

@@ -245,14 +245,14 @@ def validate(
         )
         live = np.flatnonzero(keep)
 
-    flagged = quality[live] != 0
+    every = len(live) == len(batch)
+    pick = (lambda array: array) if every else (lambda array: array[live])
+    flagged = pick(quality) != 0
     if flagged.any():
-        for code, count in zip(*np.unique(codes[live][flagged], return_counts=True), strict=True):
+        for code, count in zip(*np.unique(pick(codes)[flagged], return_counts=True), strict=True):
             report.add(names[int(code)], Issue.OUT_OF_RANGE, int(count))
     report.stored += len(live)
     report.flagged += int(np.count_nonzero(flagged))
-    every = len(live) == len(batch)
-    pick = (lambda array: array) if every else (lambda array: array[live])
     return Accepted(
         pick(batch.time),
         tag_ids[pick(codes)],
