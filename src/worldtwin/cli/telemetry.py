@@ -27,7 +27,7 @@ TwinOption = Annotated[
 StoreOption = Annotated[
     str | None,
     typer.Option(
-        "--store", "-s", help="Store directory or postgresql:// URL [default: <spec dir>/<twin>.store]."
+        "--store", "-s", help="Store directory or postgresql:// URL (default: <spec dir>/<twin>.store)."
     ),
 ]
 
@@ -51,9 +51,8 @@ def default_store(twin_arg: str, twin: Twin) -> Path:
 def _open(
     twin_arg: str, store: str | None, *, read_only: bool = False, policy: ValidationPolicy | None = None
 ) -> Store:
-    twin = load_twin(twin_arg)
-    location = store or default_store(twin_arg, twin)
-    return Store.open(location, twin, read_only=read_only, policy=policy)
+    location = store or default_store(twin_arg, load_twin(twin_arg))
+    return Store.open(location, twin_arg, read_only=read_only, policy=policy)  # a file: sources resolve
 
 
 def _pairs(text: str | None, option: str) -> dict[str, str]:
@@ -103,14 +102,14 @@ def ingest(
     files: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="CSV or Parquet files [default: the file sources of the spec].", show_default=False
+            help="CSV or Parquet files (default: the file sources of the spec).", show_default=False
         ),
     ] = None,
     store: StoreOption = None,
     layout: Annotated[
         Literal["auto", "wide", "long"] | None,
         typer.Option(
-            help="wide: a column per tag; long: tag, time, value rows [default: the spec source, else auto]."
+            help="wide: a column per tag; long: tag, time, value rows (default: the spec source, else auto)."
         ),
     ] = None,
     tz: Annotated[
@@ -128,7 +127,7 @@ def ingest(
             "--unit", help="Unit of a tag in the file when it differs from the spec: level=cm,T=degF."
         ),
     ] = None,
-    time_column: Annotated[str | None, typer.Option(help="Name of the time column [default: time].")] = None,
+    time_column: Annotated[str | None, typer.Option(help="Name of the time column (default: time).")] = None,
     skip: Annotated[
         str | None, typer.Option(help="Wide-layout columns that are not tags: comment,batch_no.")
     ] = None,
@@ -144,12 +143,13 @@ def ingest(
         bool, typer.Option(help="Exit with status 1 when anything was quarantined or flagged.")
     ] = False,
 ) -> None:
-    """Import historian files into the twin's store: validated, converted to spec units and UTC.
+    """Import historian files (CSV, Parquet) into the twin's store, in spec units and UTC.
 
-    Every sample is stored (out-of-range ones flagged) or quarantined with its reason — nothing is
-    dropped silently. A file is one transaction: it is stored completely or not at all. Unreadable
-    files, naive timestamps without --tz and impossible unit conversions stop with an error before
-    anything is stored.
+    Every sample is stored (out-of-range ones flagged) or quarantined with its reason.
+    Nothing is dropped silently; 'worldtwin store quarantine' shows what was set aside.
+    A file is one transaction: it is stored completely or not at all.
+    Unreadable files, naive times without --tz and impossible unit conversions
+    stop with an error before anything is stored.
 
     Example:  worldtwin ingest history.csv --twin reactor.yaml --tz Europe/Berlin --map TI101=T
     """
@@ -216,15 +216,15 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Parquet (or .csv) file to write.")],
     store: StoreOption = None,
     start: Annotated[
-        str | None, typer.Option(help="First time, ISO 8601 (naive = UTC) [default: first sample].")
+        str | None, typer.Option(help="First time, ISO 8601 (naive = UTC) (default: first sample).")
     ] = None,
     end: Annotated[
-        str | None, typer.Option(help="End time (exclusive) [default: after the last sample].")
+        str | None, typer.Option(help="End time (exclusive) (default: after the last sample).")
     ] = None,
     dt: Annotated[
-        float | None, typer.Option(help="Grid step in seconds [default: the spec's sample_period].")
+        float | None, typer.Option(help="Grid step in seconds (default: the spec's sample_period).")
     ] = None,
-    tags: Annotated[str | None, typer.Option(help="Tags to export, comma-separated [default: all].")] = None,
+    tags: Annotated[str | None, typer.Option(help="Tags to export, comma-separated (default: all).")] = None,
     long: Annotated[
         bool,
         typer.Option(
@@ -233,11 +233,11 @@ def export(
     ] = False,
     min_length: Annotated[int, typer.Option(help="Drop episodes shorter than this many rows.")] = 2,
 ) -> None:
-    """Write a trajectory table for training (episode, time, one column per tag) from the store.
+    """Write a trajectory table for training (episode, time, one column per tag).
 
-    Tags are resampled onto the Δt grid by their spec method (mean / last / interpolate); slow tags
-    hold their last reading while it is fresh. Rows where a tag has no fresh value split the data
-    into episodes.
+    Tags are resampled onto the Δt grid by their spec method (mean, last, interpolate).
+    Slow tags hold their last reading while it is fresh.
+    Rows where a tag has no fresh value split the data into episodes.
 
     Example:  worldtwin export --twin reactor.yaml --out train.parquet --start 2024-03-01 --dt 60
     """
@@ -356,7 +356,9 @@ def archive(
     before: Annotated[str, typer.Option(help="Move samples older than this time (ISO 8601, naive = UTC).")],
     store: StoreOption = None,
 ) -> None:
-    """Move old samples out of the database into Parquet under <store>/archive/ (queries still see them).
+    """Move old samples out of the database into Parquet under <store>/archive/.
+
+    Queries still see the archived samples.
 
     Example:  worldtwin store archive --twin reactor.yaml --before 2024-01-01
     """
