@@ -23,6 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from worldtwin.spec.units import seconds
 
 TAG_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:\-]*$"
+METADATA_NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
 RESERVED_COLUMNS = ("time", "episode")
 
 TagKind = Literal["observation", "action", "disturbance", "kpi"]
@@ -52,7 +53,7 @@ class _SpecModel(BaseModel):
 class Metadata(_SpecModel):
     """Who and what the twin is."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", description="Short id: lowercase, digits, '-', '_'.")
+    name: str = Field(pattern=METADATA_NAME_PATTERN, description="Short id: lowercase, digits, '-', '_'.")
     title: str = Field("", description="Human-readable name.")
     description: str = Field("", description="What the plant is and does.")
     version: str = Field("1", description="Version of this spec; bump it when the plant changes.")
@@ -60,7 +61,7 @@ class Metadata(_SpecModel):
 
 
 class Asset(_SpecModel):
-    """One node of the ISA-95 style equipment hierarchy (enterprise → site → area → line → unit → equipment)."""
+    """One node of the ISA-95 equipment hierarchy (enterprise → site → area → line → unit → equipment)."""
 
     id: str = Field(pattern=TAG_NAME_PATTERN, description="Unique asset id.")
     level: AssetLevel = Field(description="ISA-95 level: enterprise, site, area, line, unit or equipment.")
@@ -73,14 +74,17 @@ class Tag(_SpecModel):
     """A named signal: measured, manipulated, or a disturbance or KPI, in engineering units."""
 
     name: str = Field(pattern=TAG_NAME_PATTERN, description="Unique tag name; the column name in datasets.")
-    unit: str = Field("", description="Engineering unit understood by pint, e.g. 'K', 'kmol/m^3', '%', 'EUR/MWh'.")
+    unit: str = Field(
+        "", description="Engineering unit understood by pint, e.g. 'K', 'kmol/m^3', '%', 'EUR/MWh'."
+    )
     kind: TagKind = Field(
         "observation",
         description="observation (measured state), action (manipulated), disturbance (measured, not "
         "manipulated) or kpi (derived performance figure).",
     )
     range: tuple[float, float] | None = Field(
-        None, description="[min, max] physically plausible values; readings outside are flagged by validation."
+        None,
+        description="[min, max] physically plausible values; readings outside are flagged by validation.",
     )
     sampling_period: Duration | None = Field(
         None,
@@ -150,11 +154,17 @@ class FileSource(_SpecModel):
 
     type: Literal["csv", "parquet"]
     path: str = Field(description="File path, relative to the spec file.")
-    layout: Literal["wide", "long"] = Field("wide", description="wide: one column per tag; long: tag, time, value rows.")
+    layout: Literal["wide", "long"] = Field(
+        "wide", description="wide: one column per tag; long: tag, time, value rows."
+    )
     time_column: str = Field("time", description="Column holding the timestamp.")
     timezone: str | None = Field(None, description="IANA zone of naive timestamps, e.g. 'Europe/Berlin'.")
-    columns: dict[str, str] = Field(default_factory=dict, description="File column → tag name, when they differ.")
-    units: dict[str, str] = Field(default_factory=dict, description="Tag → unit used in the file, converted on import.")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="File column → tag name, when they differ."
+    )
+    units: dict[str, str] = Field(
+        default_factory=dict, description="Tag → unit used in the file, converted on import."
+    )
 
 
 class OpcUaSource(_SpecModel):
@@ -174,7 +184,9 @@ class MqttSource(_SpecModel):
     port: int = Field(1883, ge=1, le=65535)
     topic: str = Field(description="Topic filter, e.g. 'plant/reactor/#' or 'spBv1.0/plant/#'.")
     payload: Literal["json", "sparkplug"] = "json"
-    tags: dict[str, str] = Field(default_factory=dict, description="Payload metric name → tag name, when they differ.")
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Payload metric name → tag name, when they differ."
+    )
 
 
 class SimulatorSource(_SpecModel):
@@ -188,12 +200,14 @@ Source = Annotated[FileSource | OpcUaSource | MqttSource | SimulatorSource, Fiel
 
 
 class ModelConfig(_SpecModel):
-    """How to learn this twin's world model. Defaults are the ones chosen by measurement (docs/world-model.md)."""
+    """How to learn this twin's world model; defaults were chosen by measurement (docs/world-model.md)."""
 
     latent_dim: int = Field(32, ge=2, le=1024, description="Size of the latent state z.")
     history: int = Field(3, ge=1, le=64, description="Past samples the encoder sees.")
     predictor: Literal["mlp", "transformer"] = Field("mlp", description="Latent predictor architecture.")
-    rollout_steps: int = Field(16, ge=1, le=256, description="Open-loop steps in the multi-step training loss.")
+    rollout_steps: int = Field(
+        16, ge=1, le=256, description="Open-loop steps in the multi-step training loss."
+    )
     sigreg_weight: float = Field(0.01, ge=0, description="λ of the SIGReg anti-collapse term.")
     ensemble: int = Field(5, ge=1, le=32, description="Predictors in the ensemble (epistemic spread).")
     anchored: Literal["auto", "on", "off"] = Field(
@@ -273,6 +287,16 @@ class Twin(_SpecModel):
 
 
 SPEC_MODELS: tuple[type[BaseModel], ...] = (
-    Twin, Metadata, Asset, Tag, Action, HardLimit, Objective, ModelConfig,
-    FileSource, OpcUaSource, MqttSource, SimulatorSource,
+    Twin,
+    Metadata,
+    Asset,
+    Tag,
+    Action,
+    HardLimit,
+    Objective,
+    ModelConfig,
+    FileSource,
+    OpcUaSource,
+    MqttSource,
+    SimulatorSource,
 )
