@@ -67,7 +67,7 @@ class Asset(_SpecModel):
     level: AssetLevel = Field(description="ISA-95 level: enterprise, site, area, line, unit or equipment.")
     parent: str | None = Field(None, description="Id of the parent asset; must sit at a higher level.")
     name: str = Field("", description="Human-readable name.")
-    description: str = ""
+    description: str = Field("", description="Free text.")
 
 
 class Tag(_SpecModel):
@@ -98,7 +98,7 @@ class Tag(_SpecModel):
         "the world model is conditioned on them like an action.",
     )
     asset: str | None = Field(None, description="Id of the asset this tag belongs to.")
-    description: str = ""
+    description: str = Field("", description="What the tag measures or sets.")
 
     @field_validator("range")
     @classmethod
@@ -137,7 +137,7 @@ class HardLimit(_SpecModel):
     min: float | None = Field(None, description="Lowest allowed value.")
     max: float | None = Field(None, description="Highest allowed value.")
     severity: Severity = Field("trip", description="warning, alarm or trip.")
-    description: str = ""
+    description: str = Field("", description="Why the limit exists (shown with violations).")
 
 
 class Objective(_SpecModel):
@@ -152,7 +152,7 @@ class Objective(_SpecModel):
 class FileSource(_SpecModel):
     """A historian export on disk."""
 
-    type: Literal["csv", "parquet"]
+    type: Literal["csv", "parquet"] = Field(description="File format.")
     path: str = Field(description="File path, relative to the spec file.")
     layout: Literal["wide", "long"] = Field(
         "wide", description="wide: one column per tag; long: tag, time, value rows."
@@ -170,8 +170,8 @@ class FileSource(_SpecModel):
 class OpcUaSource(_SpecModel):
     """A live OPC UA server."""
 
-    type: Literal["opcua"]
-    endpoint: str = Field(description="e.g. opc.tcp://127.0.0.1:4840/worldtwin/")
+    type: Literal["opcua"] = Field(description="'opcua'.")
+    endpoint: str = Field(description="Server URL, e.g. opc.tcp://127.0.0.1:4840/worldtwin/")
     nodes: dict[str, str] = Field(description="Tag name → OPC UA node id, e.g. 'ns=2;s=Reactor.T'.")
     publishing_interval: Duration = Field(1.0, description="Subscription publishing interval, seconds.")
 
@@ -179,11 +179,11 @@ class OpcUaSource(_SpecModel):
 class MqttSource(_SpecModel):
     """A live MQTT broker carrying JSON or Sparkplug B payloads."""
 
-    type: Literal["mqtt"]
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
+    type: Literal["mqtt"] = Field(description="'mqtt'.")
+    host: str = Field("127.0.0.1", description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port.")
     topic: str = Field(description="Topic filter, e.g. 'plant/reactor/#' or 'spBv1.0/plant/#'.")
-    payload: Literal["json", "sparkplug"] = "json"
+    payload: Literal["json", "sparkplug"] = Field("json", description="Payload encoding.")
     tags: dict[str, str] = Field(
         default_factory=dict, description="Payload metric name → tag name, when they differ."
     )
@@ -192,8 +192,8 @@ class MqttSource(_SpecModel):
 class SimulatorSource(_SpecModel):
     """A registered simulator twin, e.g. 'worldtwin/cstr-v1'."""
 
-    type: Literal["simulator"]
-    twin: str
+    type: Literal["simulator"] = Field(description="'simulator'.")
+    twin: str = Field(description="Registered twin id.")
 
 
 Source = Annotated[FileSource | OpcUaSource | MqttSource | SimulatorSource, Field(discriminator="type")]
@@ -223,15 +223,19 @@ class Twin(_SpecModel):
     """A plant: the root of a twin spec file."""
 
     spec_version: Literal[1] = Field(1, description="Version of the spec format.")
-    metadata: Metadata
+    metadata: Metadata = Field(description="Name, title, owner and version of the twin.")
     sample_period: Duration = Field(description="Seconds between rows of the twin's time grid (Δt).")
-    assets: list[Asset] = Field(default_factory=list)
-    tags: list[Tag] = Field(min_length=1)
-    actions: list[Action] = Field(default_factory=list)
-    limits: list[HardLimit] = Field(default_factory=list)
-    objectives: list[Objective] = Field(default_factory=list)
-    sources: list[Source] = Field(default_factory=list)
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    assets: list[Asset] = Field(default_factory=list, description="Equipment hierarchy the tags belong to.")
+    tags: list[Tag] = Field(
+        min_length=1, description="Every signal of the plant; their order is the vector order."
+    )
+    actions: list[Action] = Field(
+        default_factory=list, description="Bounds and rate limits of the action tags."
+    )
+    limits: list[HardLimit] = Field(default_factory=list, description="Hard limits no proposal may cross.")
+    objectives: list[Objective] = Field(default_factory=list, description="What good operation means.")
+    sources: list[Source] = Field(default_factory=list, description="Where the plant's data comes from.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="World-model settings.")
 
     # --- lookups -------------------------------------------------------------------------------
 
