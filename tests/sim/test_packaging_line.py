@@ -56,13 +56,14 @@ def test_items_are_conserved_under_changeovers_maintenance_and_speed_changes() -
     env = make(TWIN_ID)
     env.reset(seed=11, options={"product": 0})
     rng = np.random.default_rng(0)
-    low, high = env.action_space.low, env.action_space.high
     for step in range(240):
-        act = rng.uniform(low, high)
-        act[4:8] = 0.0
-        if step % 60 == 0:
-            act[4 + (step // 60) % 4] = 1.0  # one maintenance per hour, station by station
-        env.step(act)
+        speeds = {
+            f"{s.name}__speed": rng.uniform(s.min_speed_per_min, s.max_speed_per_min)
+            for s in BOTTLING_LINE.stations
+        }
+        if step % 60 == 0:  # one maintenance per hour, station by station
+            speeds[f"{STATIONS[step // 60]}__pm"] = 1.0
+        env.step(action(env, line__next_product=2, **speeds))
         line = env.line
         assert line.initial_wip + line.started == line.completed + line.scrapped + line.wip
     assert line.completed > 5_000

@@ -76,7 +76,7 @@ class LineConfig:
     buffer_capacities: tuple[int, ...]
     """Items each accumulation conveyor holds; one fewer than there are stations."""
     products: tuple[ProductConfig, ...]
-    lot_size: int = 3000
+    lot_size: int = 6000
     """Items per production order; at the end of a lot the filler switches to the requested next product."""
 
     def __post_init__(self) -> None:
@@ -236,6 +236,6 @@ BOTTLING_LINE = LineConfig(
         ProductConfig("0.5 l", cycle_factor=1.0),
         ProductConfig("1.0 l", cycle_factor=1.5),
     ),
-    lot_size=3000,
+    lot_size=6000,
 )
 """The line of ``worldtwin/packaging-line-v1`` (plausible values, explained in docs/packaging-line.md)."""
