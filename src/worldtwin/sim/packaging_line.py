@@ -17,7 +17,7 @@ that period's sample, so the first observation is as real as every later one. ``
 ``product`` (int) and ``buffer_levels`` (one int per conveyor).
 
 >>> import worldtwin
->>> env = worldtwin.sim.make("worldtwin/packaging-line-v1")
+>>> env = worldtwin.make("worldtwin/packaging-line-v1")
 >>> obs, info = env.reset(seed=0)
 >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
 >>> 0 <= info["tags"]["line.throughput"] <= 12000
