@@ -61,8 +61,9 @@ def infer_spec(
             )
     check_table(frame, columns, source="data")
     units = dict(units or {})
-    kinds: dict[str, TagKind] = {c: "observation" for c in obs} | {c: "action" for c in act}
-    kinds |= {c: "disturbance" for c in known}
+    kinds: dict[str, TagKind] = {c: "observation" for c in obs}
+    kinds.update({c: "action" for c in act})
+    kinds.update({c: "disturbance" for c in known})
     tags = [
         Tag(
             name=c,

@@ -114,9 +114,10 @@ def check_table(frame: pd.DataFrame, columns: Sequence[str] = (), *, source: str
         if np.any(steps <= 0):
             k = int(np.flatnonzero(steps <= 0)[0])
             kind = "duplicate" if steps[k] == 0 else "out-of-order"
+            before, after = part[TIME].iloc[k], part[TIME].iloc[k + 1]
             raise DataError(
                 f"{source}: episode {episode!r} has {kind} time at row {part.index[k + 1]} "
-                f"({part[TIME].iloc[k]!r} then {part[TIME].iloc[k + 1]!r}); sort by time and drop duplicates"
+                f"({before} then {after}); sort by time and drop duplicate rows"
             )
 
 
@@ -125,8 +126,7 @@ def iter_episodes(frame: pd.DataFrame) -> Iterator[tuple[Any, pd.DataFrame]]:
     if EPISODE not in frame.columns:
         yield 0, frame
         return
-    for episode, part in frame.groupby(EPISODE, sort=False):
-        yield episode, part
+    yield from frame.groupby(EPISODE, sort=False)
 
 
 def time_seconds(frame: pd.DataFrame) -> np.ndarray:
