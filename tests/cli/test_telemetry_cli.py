@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -173,3 +175,15 @@ def test_every_command_teaches_by_example(capsys: pytest.CaptureFixture[str]) ->
     for command in (["ingest"], ["export"], ["store", "info"], ["store", "quarantine"], ["store", "archive"]):
         code, out, _ = run(*command, "--help", capsys=capsys)
         assert code == 0 and "Example:" in out
+
+
+def test_the_console_script_reports_errors_without_a_traceback(
+    workspace: Path, cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    result = cli("ingest", "corpus/naive_time.csv", "--twin", "plant.yaml", cwd=workspace)
+    assert result.returncode == 2
+    assert "times have no time zone" in result.stderr and "Traceback" not in result.stderr
+    result = cli(
+        "ingest", "corpus/naive_time.csv", "--twin", "plant.yaml", "--tz", "Europe/Berlin", cwd=workspace
+    )
+    assert result.returncode == 0 and "3 samples read: 3 stored, 0 quarantined" in result.stdout
