@@ -268,6 +268,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="small data and few repeats (for tests)")
     parser.add_argument("--only", default="", help=f"comma-separated sections of {sorted(SECTIONS)}")
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results file (merged by section)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per measurement (default 5)")
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",") if s.strip()] or list(SECTIONS)
     unknown = [s for s in chosen if s not in SECTIONS]
@@ -278,6 +279,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ctx = Context(quick=args.quick, workdir=Path(scratch))
         if args.quick:
             ctx.seconds, ctx.repeats = 7_200, 3
+        ctx.repeats = args.repeats or ctx.repeats
         make_files(ctx)
         for name in chosen:
             results[name] = SECTIONS[name](ctx)
@@ -286,6 +288,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     previous.setdefault("sections", {}).update(results)
     previous["run"] = {
         "quick": args.quick,
+        "repeats": ctx.repeats,
+        "load_average_1min": os.getloadavg()[0],
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
