@@ -18,6 +18,9 @@ import pyarrow as pa
 from worldtwin.telemetry.samples import Sample
 
 US_PER_S = 1_000_000
+NO_TIME = np.iinfo(np.int64).min
+"""Stands for a time that is not a usable number (NaN, ±Inf, beyond year 5000) in a batch of live samples."""
+MAX_SECONDS = 1e11
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -94,8 +97,9 @@ class SampleBatch:
             value[i] = sample.value
             tag[i] = tag_codes.setdefault(sample.tag, len(tag_codes))
             source[i] = source_codes.setdefault(sample.source, len(source_codes))
+        usable = np.isfinite(time) & (np.abs(time) < MAX_SECONDS)
         return cls(
-            seconds_to_us(time),
+            np.where(usable, seconds_to_us(np.where(usable, time, 0.0)), NO_TIME),
             tag,
             list(tag_codes),
             value,

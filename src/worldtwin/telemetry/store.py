@@ -38,12 +38,12 @@ from worldtwin.spec.loading import load_spec
 from worldtwin.spec.schema import FileSource, Twin
 from worldtwin.spec.units import compatible, convert, is_valid_unit
 from worldtwin.telemetry.backend import SAMPLES_SCHEMA, Backend, BatchRecord
-from worldtwin.telemetry.batch import US_PER_S, Rejects, SampleBatch, seconds_to_us
+from worldtwin.telemetry.batch import NO_TIME, US_PER_S, Rejects, SampleBatch, seconds_to_us
 from worldtwin.telemetry.ingest import ImportOptions, read_file, to_batch
 from worldtwin.telemetry.resample import Method, resample, split_episodes, time_grid
 from worldtwin.telemetry.samples import Sample
 from worldtwin.telemetry.table import TIME, write_table
-from worldtwin.telemetry.validate import TagRule, ValidationPolicy, ValidationReport, validate
+from worldtwin.telemetry.validate import Issue, TagRule, ValidationPolicy, ValidationReport, validate
 
 if TYPE_CHECKING:
     from worldtwin.telemetry.writer import BufferedWriter
@@ -287,8 +287,21 @@ class Store:
         if not samples:
             return 0
         batch = SampleBatch.from_samples(samples)
-        report = ValidationReport(received=len(batch))
-        done = self._commit(batch, Rejects(), report, "write", None)
+        report, rejects = ValidationReport(received=len(batch)), Rejects()
+        bad_time = batch.time == NO_TIME
+        if bad_time.any():
+            index = np.flatnonzero(bad_time).tolist()
+            rejects.add(
+                Issue.BAD_TIME,
+                row=np.asarray(index) + 1,
+                tag=np.asarray([samples[i].tag for i in index], dtype=object),
+                value=batch.value[index],
+                raw=np.asarray([repr(samples[i].time) for i in index], dtype=object),
+                detail="Sample.time must be finite seconds since 1970-01-01 UTC",
+                source=np.asarray([samples[i].source for i in index], dtype=object),
+            )
+            batch = batch.take(~bad_time)
+        done = self._commit(batch, rejects, report, "write", None)
         return done.stored + done.quarantined
 
     def flush(self) -> None:
