@@ -34,8 +34,8 @@ import numpy as np
 from worldtwin.errors import SimulationError, require
 from worldtwin.sim.env import TwinEnv
 from worldtwin.spec.schema import OpcUaSource, Twin
+from worldtwin.telemetry.sources.base import is_loopback
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 SETPOINT_SUFFIX = ".setpoint"
 
 
@@ -238,7 +238,3 @@ def serve_in_thread(env: TwinEnv, **options: Any) -> Iterator[PlantServer]:
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)
-
-
-def is_loopback(host: str) -> bool:
-    return host in LOOPBACK_HOSTS or host.startswith("127.")

@@ -185,6 +185,11 @@ class Backoff:
         self._next = self.initial
 
 
+def is_loopback(host: str) -> bool:
+    """True for addresses that never leave this machine."""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def password_from_env(variable: str | None, source: str) -> str | None:
     """The password a spec refers to by environment-variable name (specs never hold secrets)."""
     if variable is None:
@@ -508,9 +513,10 @@ class Ingest:
                     self._write(samples, rejects, oldest)
                     samples, rejects, oldest = [], [], None
             self.sink.flush()
-        except BaseException as exc:  # the writer must never die unnoticed: stop() re-raises this
+        except BaseException as exc:  # the writer must never die unnoticed: status shows it, stop() re-raises it
             self._failure = exc
-            raise
+            self._sink_errors += 1
+            self._last_error = f"the ingest writer stopped: {exc!r}; nothing more is stored"
 
     def _write(self, samples: list[Sample], rejects: list[Reject], oldest: float | None) -> None:
         acked = self._retrying(lambda: self.sink.write(samples)) if samples else 0
