@@ -513,7 +513,9 @@ class Ingest:
                     self._write(samples, rejects, oldest)
                     samples, rejects, oldest = [], [], None
             self.sink.flush()
-        except BaseException as exc:  # the writer must never die unnoticed: status shows it, stop() re-raises it
+        except (
+            BaseException
+        ) as exc:  # the writer must never die unnoticed: status shows it, stop() re-raises it
             self._failure = exc
             self._sink_errors += 1
             self._last_error = f"the ingest writer stopped: {exc!r}; nothing more is stored"

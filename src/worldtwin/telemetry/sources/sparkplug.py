@@ -239,6 +239,8 @@ class SparkplugHost:
 
     def handle(self, topic_text: str, data: bytes, received: float) -> HostResult:
         result = HostResult()
+        if topic_text.startswith(f"{NAMESPACE}/STATE/"):
+            return result  # another host application's birth/death (Sparkplug 3.0 STATE topic)
         topic = Topic.parse(topic_text)
         if topic is None:
             result.rejects.append(
