@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from tests.telemetry.sources.conftest import MemorySink, wait_for
+from tests.telemetry.live import MemorySink, wait_for
 from worldtwin.errors import DataError
 from worldtwin.spec import Twin
 from worldtwin.telemetry.samples import Sample

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.telemetry.sources.conftest import REACTOR_YAML, MemorySink, ReactorEnv, wait_for
+from tests.telemetry.live import REACTOR_YAML, MemorySink, ReactorEnv, wait_for
 from worldtwin.spec import Twin, parse_spec
 from worldtwin.spec.schema import OpcUaSource
 from worldtwin.telemetry.local_broker import free_port

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.telemetry.sources.conftest import MemorySink, wait_for
+from tests.telemetry.live import MemorySink, wait_for
 from worldtwin.spec import Twin
 from worldtwin.spec.schema import MqttSource
 from worldtwin.telemetry.local_broker import LocalBroker
