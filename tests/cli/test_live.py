@@ -24,7 +24,10 @@ def test_runs_opcua_and_mqtt_sources_of_a_spec_into_a_sink() -> None:
     twin = reactor_spec()
     sink = MemorySink()
     console = Console(record=True, width=200)
-    with LocalBroker() as broker, serve_in_thread(ReactorEnv(twin), port=free_port(), time_scale=20.0) as plant:
+    with (
+        LocalBroker() as broker,
+        serve_in_thread(ReactorEnv(twin), port=free_port(), time_scale=20.0) as plant,
+    ):
         mqtt_entry = MqttSource(type="mqtt", port=broker.port, topic="lab/#", tags={"lab/Ca": "Ca"})
         spec = twin.model_copy(update={"sources": [spec_source(twin, plant.endpoint, 0.05), mqtt_entry]})
         stop = threading.Event()
@@ -61,12 +64,16 @@ def test_a_spec_without_live_sources_is_an_error() -> None:
 
 
 def test_unencrypted_remote_sources_are_warned_about() -> None:
-    twin = reactor_spec().model_copy(update={"sources": [
-        OpcUaSource(type="opcua", endpoint="opc.tcp://10.0.0.5:4840/", nodes={"T": "ns=2;s=T"}),
-        OpcUaSource(type="opcua", endpoint="opc.tcp://127.0.0.1:4840/", nodes={"T": "ns=2;s=T"}),
-        MqttSource(type="mqtt", host="broker.plant.local", topic="a/#"),
-        MqttSource(type="mqtt", host="broker.plant.local", topic="b/#", tls=True),
-    ]})
+    twin = reactor_spec().model_copy(
+        update={
+            "sources": [
+                OpcUaSource(type="opcua", endpoint="opc.tcp://10.0.0.5:4840/", nodes={"T": "ns=2;s=T"}),
+                OpcUaSource(type="opcua", endpoint="opc.tcp://127.0.0.1:4840/", nodes={"T": "ns=2;s=T"}),
+                MqttSource(type="mqtt", host="broker.plant.local", topic="a/#"),
+                MqttSource(type="mqtt", host="broker.plant.local", topic="b/#", tls=True),
+            ]
+        }
+    )
     warnings = insecure_sources(twin)
     assert len(warnings) == 2
     assert "10.0.0.5" in warnings[0] and "broker.plant.local" in warnings[1]

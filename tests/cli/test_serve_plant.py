@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.telemetry.live import ReactorEnv, reactor_spec, wait_for
+from tests.telemetry.live import ReactorEnv, reactor_spec
 from worldtwin.cli import app
 from worldtwin.sim.registry import register, registered
 from worldtwin.telemetry.local_broker import free_port
@@ -34,7 +34,17 @@ def test_serves_a_registered_twin_that_a_client_reads_and_steers() -> None:
     result: dict[str, Any] = {}
 
     def serve() -> None:
-        args = ["serve-plant", TEST_TWIN, "--opcua", "--port", str(port), "--time-scale", "20", "--duration", "6"]
+        args = [
+            "serve-plant",
+            TEST_TWIN,
+            "--opcua",
+            "--port",
+            str(port),
+            "--time-scale",
+            "20",
+            "--duration",
+            "6",
+        ]
         result["run"] = CliRunner().invoke(app, args)
 
     thread = threading.Thread(target=serve)
@@ -47,7 +57,8 @@ def test_serves_a_registered_twin_that_a_client_reads_and_steers() -> None:
                 async with Client(endpoint) as client:
                     index = await client.get_namespace_index("urn:worldtwin:reactor")
                     await client.get_node(f"ns={index};s=Tc.setpoint").write_value(
-                        ua.DataValue(ua.Variant(350.0, ua.VariantType.Double)))
+                        ua.DataValue(ua.Variant(350.0, ua.VariantType.Double))
+                    )
                     seen = []
                     for _ in range(40):
                         seen.append(float(await client.get_node(f"ns={index};s=Tc").read_value()))
@@ -62,7 +73,7 @@ def test_serves_a_registered_twin_that_a_client_reads_and_steers() -> None:
     run = result["run"]
     assert run.exit_code == 0, run.output
     assert f"opc.tcp://127.0.0.1:{port}/worldtwin/" in run.output
-    snippet = yaml.safe_load(run.output[run.output.index("sources:"):].split("\nstep ")[0])
+    snippet = yaml.safe_load(run.output[run.output.index("sources:") :].split("\nstep ")[0])
     assert snippet["sources"][0]["nodes"]["T"] == "nsu=urn:worldtwin:reactor;s=T"
     assert applied[0] < applied[-1] <= 350.0  # moving towards the set-point at the rate limit
 

@@ -1,8 +1,9 @@
-"""The simulated plant behind OPC UA: tags readable, set-points writable and clipped like the real actuators."""
+"""The simulated plant behind OPC UA: tags readable, set-points writable and clipped like actuators."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
@@ -52,7 +53,7 @@ def test_written_setpoint_is_applied_through_bounds_and_rate_limit(reactor: Twin
         wait_for(lambda: len(applied) > 20 and applied[-1] == 360.0, timeout=20, what="Tc to reach its bound")
     assert requested == 500.0 and plant.setpoints["Tc"] == 500.0
     assert unit == "K"
-    moves = [b - a for a, b in zip(applied, applied[1:], strict=False) if b != a]
+    moves = [b - a for a, b in itertools.pairwise(applied) if b != a]
     assert moves and max(moves) <= 5.0 + 1e-9  # max_rate 5 K/s × Δt 1 s
     assert max(applied) == 360.0  # upper bound of the action
 
@@ -80,7 +81,7 @@ def test_tags_are_read_only(reactor: Twin) -> None:
         async def write_measurement(client: Any, index: int) -> None:
             await client.get_node(f"ns={index};s=T").write_value(1.0)
 
-        with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied|BadNotWritable"):
+        with pytest.raises(ua.UaStatusCodeError, match=r"BadUserAccessDenied|BadNotWritable"):
             asyncio.run(_client_session(plant.endpoint, write_measurement))
 
 

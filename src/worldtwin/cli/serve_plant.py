@@ -1,4 +1,4 @@
-"""``worldtwin serve-plant TWIN --opcua``: a built-in twin as a simulated plant behind a real OPC UA server."""
+"""``worldtwin serve-plant TWIN --opcua``: a built-in twin as a simulated plant behind an OPC UA server."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,9 +43,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_listening(port: int, timeout: float = 10.0) -> None:
+def wait_listening(port: int, timeout: float = 10.0, alive: Callable[[], bool] = lambda: True) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.2):
             return
         time.sleep(0.02)
@@ -54,7 +55,13 @@ def wait_listening(port: int, timeout: float = 10.0) -> None:
 class LocalBroker:
     """An MQTT broker on 127.0.0.1 (see module docstring). ``kind="auto"`` prefers mosquitto."""
 
-    def __init__(self, port: int | None = None, kind: BrokerKind = "auto") -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        kind: BrokerKind = "auto",
+        users: dict[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         if kind == "auto":
             kind = "mosquitto" if mosquitto_path() else "amqtt"
         if kind == "mosquitto" and mosquitto_path() is None:
@@ -65,6 +72,12 @@ class LocalBroker:
         self.kind: Literal["mosquitto", "amqtt"] = kind  # type: ignore[assignment]
         self.host = HOST
         self.port = port or free_port()
+        self.users = dict(users or {})
+        """User → password; when given, anonymous clients are refused."""
+        self.tls = tls
+        """(certificate, private key) PEM files: the listener speaks TLS only (mosquitto only)."""
+        if tls is not None and self.kind != "mosquitto":
+            raise DependencyError("a TLS listener needs mosquitto (apt-get install mosquitto)")
         self._dir = tempfile.TemporaryDirectory(prefix="worldtwin-broker-")
         self._process: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -82,7 +95,15 @@ class LocalBroker:
             self._start_mosquitto()
         else:
             self._start_amqtt()
-        wait_listening(self.port)
+        try:
+            wait_listening(self.port, alive=lambda: self._process is None or self._process.poll() is None)
+        except WorldtwinError:
+            log = Path(self._dir.name) / "mosquitto.log"
+            detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            self.stop()
+            raise WorldtwinError(
+                f"the {self.kind} broker did not start on {HOST}:{self.port}\n{detail}"
+            ) from None
         return self
 
     def stop(self) -> None:
@@ -115,20 +136,38 @@ class LocalBroker:
 
     def _start_mosquitto(self) -> None:
         config = Path(self._dir.name) / "mosquitto.conf"
+        binary = mosquitto_path()
+        assert binary is not None
+        auth = "allow_anonymous true\n"
+        if self.users:
+            passwords = Path(self._dir.name) / "passwords"
+            passwords.write_text("", encoding="utf-8")
+            tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+            for user, password in self.users.items():
+                subprocess.run([tool, "-b", str(passwords), user, password], check=True, capture_output=True)
+            # mosquitto started as root reads the password file after dropping to its own user
+            Path(self._dir.name).chmod(0o755)
+            passwords.chmod(0o644)
+            auth = f"allow_anonymous false\npassword_file {passwords}\n"
+        if self.tls is not None:  # copied next to the config: mosquitto reads them after dropping root
+            cert, key = (Path(self._dir.name) / name for name in ("server-cert.pem", "server-key.pem"))
+            shutil.copyfile(self.tls[0], cert)
+            shutil.copyfile(self.tls[1], key)
+            for path in (cert, key):
+                path.chmod(0o644)
+            Path(self._dir.name).chmod(0o755)
+            auth += f"certfile {cert}\nkeyfile {key}\n"
         config.write_text(
-            f"listener {self.port} {HOST}\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} {HOST}\n{auth}persistence false\n"
             # An ingest client that briefly falls behind must not lose QoS>0 messages at the broker.
             "max_queued_messages 1000000\nmax_inflight_messages 0\n",
             encoding="utf-8",
         )
-        binary = mosquitto_path()
-        assert binary is not None
+        log = (Path(self._dir.name) / "mosquitto.log").open("wb")
         self._process = subprocess.Popen(
-            [binary, "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            [binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        log.close()
 
     def _start_amqtt(self) -> None:
         try:
@@ -138,9 +177,21 @@ class LocalBroker:
                 "neither mosquitto nor amqtt is installed; install one: "
                 "apt-get install mosquitto, or pip install 'worldtwin[dev]'"
             ) from exc
+        plugins: dict[str, Any] = {
+            "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": not self.users}
+        }
+        if self.users:
+            from pwdlib.hashers.argon2 import Argon2Hasher
+
+            passwords = Path(self._dir.name) / "passwords"
+            hasher = Argon2Hasher()
+            passwords.write_text(
+                "".join(f"{u}:{hasher.hash(p)}\n" for u, p in self.users.items()), encoding="utf-8"
+            )
+            plugins["amqtt.plugins.authentication.FileAuthPlugin"] = {"password_file": str(passwords)}
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{HOST}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": plugins,
         }
         loop = asyncio.new_event_loop()
         started = threading.Event()

@@ -34,7 +34,6 @@ import numpy as np
 from worldtwin.errors import SimulationError, require
 from worldtwin.sim.env import TwinEnv
 from worldtwin.spec.schema import OpcUaSource, Twin
-from worldtwin.telemetry.sources.base import is_loopback
 
 SETPOINT_SUFFIX = ".setpoint"
 
@@ -59,7 +58,7 @@ def spec_source(twin: Twin, endpoint: str, publishing_interval: float | None = N
 
 
 class PlantServer:
-    """An asyncua server stepping ``env`` in scaled real time. Use ``async with`` or :func:`serve_in_thread`."""
+    """An asyncua server stepping ``env`` in scaled real time. See also :func:`serve_in_thread`."""
 
     def __init__(
         self,

@@ -6,6 +6,7 @@ import json
 import math
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from tests.telemetry.live import MemorySink, wait_for
 from worldtwin.spec import Twin
 from worldtwin.spec.schema import MqttSource
-from worldtwin.telemetry.local_broker import LocalBroker
+from worldtwin.telemetry.local_broker import LocalBroker, mosquitto_path
 from worldtwin.telemetry.samples import Sample
 from worldtwin.telemetry.sources import Ingest, MemoryQuarantine, SourceStats, TagMapper
 from worldtwin.telemetry.sources.mqtt import MqttJsonSource, decode_json, parse_time
@@ -215,7 +216,8 @@ def test_reconnects_with_backoff_when_the_broker_restarts(reactor: Twin, broker:
             what="every acknowledged message after the restart",
         )
     assert source.stats.disconnects >= 1
-    assert "lost the broker" in source.stats.last_error
+    assert source.stats.errors >= 1
+    assert "lost the broker" in source.stats.last_error or "cannot connect" in source.stats.last_error
     assert len(stored) >= 10
 
 
@@ -249,3 +251,114 @@ def test_sample_values_are_floats_in_the_spec_unit(
         _publish(publisher, "plant/r1/T", {"time": T0, "value": 80.33, "unit": "degF"})
         wait_for(lambda: len(sink.samples) == 1, what="the sample")
     assert sink.samples[0] == Sample("T", T0, pytest.approx(300.0, abs=1e-3), source.name)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["mosquitto", "amqtt"])
+def test_user_and_password_from_the_environment(
+    reactor: Twin, sink: MemorySink, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    import paho.mqtt.client as mqtt
+
+    if kind == "mosquitto" and not mosquitto_path():
+        pytest.skip("Debian mosquitto is not installed (scripts/install-system-deps.sh installs it as root)")
+    with LocalBroker(kind=kind, users={"ingest": "s3cret", "plc": "plcpw"}) as secured:  # type: ignore[arg-type]
+        monkeypatch.setenv("WT_TEST_MQTT_PASSWORD", "s3cret")
+        config = _config(secured, username="ingest", password_env="WT_TEST_MQTT_PASSWORD")
+        source = MqttJsonSource(reactor, config)
+        with Ingest(sink) as ingest:
+            ingest.add(source)
+            assert source.wait_subscribed()
+            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+            client.username_pw_set("plc", "plcpw")
+            client.connect(secured.host, secured.port)
+            client.loop_start()
+            _publish(client, "plant/r1/T", {"time": T0, "value": 300.0})
+            client.disconnect()
+            client.loop_stop()
+            wait_for(lambda: len(sink.samples) == 1, what="the sample")
+        monkeypatch.setenv("WT_TEST_MQTT_PASSWORD", "wrong")
+        refused = MqttJsonSource(reactor, config, reconnect_min=0.1, reconnect_max=0.2)
+        with Ingest(MemorySink()) as ingest:
+            ingest.add(refused)
+            wait_for(lambda: refused.stats.errors >= 1, what="the refused connection")
+        assert not refused.wait_subscribed(0.1)
+        assert "refused" in refused.stats.last_error or "lost the broker" in refused.stats.last_error
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 signed by it: (ca, server cert, server key) PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("worldtwin test CA"))
+        .issuer_name(name("worldtwin test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+def test_tls_with_a_private_ca(reactor: Twin, sink: MemorySink, tmp_path: Path) -> None:
+    import paho.mqtt.client as mqtt
+
+    if not mosquitto_path():
+        pytest.skip("Debian mosquitto is not installed (scripts/install-system-deps.sh installs it as root)")
+    ca, cert, key = _self_signed(tmp_path)
+    with LocalBroker(kind="mosquitto", tls=(cert, key)) as secured:
+        source = MqttJsonSource(reactor, _config(secured, tls=True, ca_file=str(ca)))
+        with Ingest(sink) as ingest:
+            ingest.add(source)
+            assert source.wait_subscribed()
+            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+            client.tls_set(ca_certs=str(ca))
+            client.connect(secured.host, secured.port)
+            client.loop_start()
+            _publish(client, "plant/r1/T", {"time": T0, "value": 300.0})
+            client.disconnect()
+            client.loop_stop()
+            wait_for(lambda: len(sink.samples) == 1, what="the sample over TLS")
+        # without the private CA the server certificate is not trusted: an error, not silence
+        untrusting = MqttJsonSource(reactor, _config(secured, tls=True), reconnect_min=0.1, reconnect_max=0.2)
+        with Ingest(MemorySink()) as ingest:
+            ingest.add(untrusting)
+            wait_for(lambda: untrusting.stats.errors >= 1, timeout=10, what="the certificate error")
+        assert not untrusting.wait_subscribed(0.1)
+        assert "cannot connect" in untrusting.stats.last_error and "ca_file" in untrusting.stats.last_error

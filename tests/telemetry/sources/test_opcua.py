@@ -1,8 +1,11 @@
-"""OPC UA source against a real asyncua server (the simulated plant): subscription, units, errors, reconnect."""
+"""OPC UA source against a real asyncua server (the simulated plant): data, units, errors, reconnect."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,7 +38,7 @@ def test_subscription_delivers_every_tag_with_simulated_timestamps(reactor: Twin
             status = ingest.status()
     assert sink.tags() == {"T", "Ca", "Tc"}
     times = sorted({s.time for s in sink.of("T")})
-    steps = [round(b - a, 6) for a, b in zip(times, times[1:], strict=False)]
+    steps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
     assert steps and all(
         step == pytest.approx(round(step)) and step >= 1 for step in steps
     )  # multiples of Δt
@@ -153,3 +156,92 @@ def test_reconnects_with_backoff_when_the_server_restarts(reactor: Twin, sink: M
         or "Refused" in source.stats.last_error
         or "refused" in source.stats.last_error
     )
+
+
+def test_signed_and_encrypted_session_with_user_and_password(
+    reactor: Twin, sink: MemorySink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Basic256Sha256 + SignAndEncrypt with self-made certificates; a user whose password is in the env."""
+    from asyncua import Server, ua
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from asyncua.crypto.permission_rules import User, UserRole
+    from asyncua.server.user_managers import UserManager
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    class OneUser(UserManager):
+        def get_user(
+            self,
+            iserver: Any,
+            username: str | None = None,
+            password: str | None = None,
+            certificate: Any = None,
+        ) -> User | None:
+            return User(role=UserRole.User) if (username, password) == ("ingest", "s3cret") else None
+
+    async def certificates() -> None:
+        for who, use in (
+            ("server", ExtendedKeyUsageOID.SERVER_AUTH),
+            ("client", ExtendedKeyUsageOID.CLIENT_AUTH),
+        ):
+            await setup_self_signed_certificate(
+                tmp_path / f"{who}-key.pem",
+                tmp_path / f"{who}-cert.der",
+                f"urn:worldtwin:test-{who}",
+                "localhost",
+                [use],
+                {"commonName": f"worldtwin test {who}"},
+            )
+
+    asyncio.run(certificates())
+    port = free_port()
+    endpoint = f"opc.tcp://127.0.0.1:{port}/secure/"
+    ready, stop = threading.Event(), threading.Event()
+
+    async def serve() -> None:
+        server = Server(user_manager=OneUser())
+        await server.init()
+        server.set_endpoint(endpoint)
+        server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+        server.set_security_IDs(["Username"])
+        await server.load_certificate(str(tmp_path / "server-cert.der"))
+        await server.load_private_key(str(tmp_path / "server-key.pem"))
+        node = await server.nodes.objects.add_variable(ua.NodeId("T", 2), "2:T", 300.0)
+        async with server:
+            ready.set()
+            value = 300.0
+            while not stop.is_set():
+                value += 1.0
+                await node.write_value(value)
+                await asyncio.sleep(0.05)
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
+    thread.start()
+    assert ready.wait(30)
+    monkeypatch.setenv("WT_TEST_OPCUA_PASSWORD", "s3cret")
+    security = f"Basic256Sha256,SignAndEncrypt,{tmp_path / 'client-cert.der'},{tmp_path / 'client-key.pem'}"
+    try:
+        config = OpcUaSource(
+            type="opcua",
+            endpoint=endpoint,
+            nodes={"T": "ns=2;s=T"},
+            publishing_interval=0.05,
+            security=security,
+            username="ingest",
+            password_env="WT_TEST_OPCUA_PASSWORD",
+        )
+        source = _source(reactor, config)
+        with Ingest(sink) as ingest:
+            ingest.add(source)
+            wait_for(lambda: len(sink.of("T")) >= 3, timeout=30, what="samples over the encrypted session")
+        assert source.stats.errors == 0
+        # the wrong password is refused by the server and reported, not ignored
+        monkeypatch.setenv("WT_TEST_OPCUA_PASSWORD", "wrong")
+        refused = _source(reactor, config)
+        with Ingest(MemorySink()) as ingest:
+            ingest.add(refused)
+            wait_for(lambda: refused.stats.errors >= 1, timeout=30, what="the refused login")
+        assert not refused.subscribed.is_set()
+        assert "BadUserAccessDenied" in refused.stats.last_error or "Identity" in refused.stats.last_error
+    finally:
+        stop.set()
+        thread.join(10)

@@ -63,7 +63,7 @@ REJECT_REASONS: dict[str, str] = {
     "sparkplug-no-birth": "NDATA/DDATA from a node or device whose BIRTH was not seen; rebirth requested",
     "sparkplug-unknown-alias": "a metric alias that the BIRTH did not declare; rebirth requested",
     "sparkplug-seq": "the message's seq is not the previous seq + 1 (mod 256); rebirth requested",
-    "sparkplug-awaiting-rebirth": "data from a node whose rebirth is pending after a seq gap or unknown alias",
+    "sparkplug-awaiting-rebirth": "data from a node whose rebirth is pending",
 }
 
 RAW_LIMIT = 4096

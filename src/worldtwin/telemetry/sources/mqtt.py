@@ -97,6 +97,7 @@ class MqttTransport:
         client.reconnect_delay_set(self.reconnect_min, self.reconnect_max)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.on_subscribe = lambda *_: self._subscribed.set()
         client.connect_async(config.host, config.port, keepalive=self.keepalive)
@@ -127,6 +128,12 @@ class MqttTransport:
         self.stats.connected = True
         self.stats.connects += 1
         client.subscribe(self.config.topic, qos=self.config.qos)
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        self.stats.error(
+            f"cannot connect to broker {self.config.host}:{self.config.port} (not running, unreachable, or a TLS "
+            "certificate that is not trusted: check ca_file); retrying with backoff"
+        )
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self._subscribed.clear()

@@ -23,6 +23,7 @@ import contextlib
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from worldtwin.errors import DataError, require
@@ -148,6 +149,14 @@ class OpcUaClientSource:
 
     async def _configure_security(self, client: Any) -> None:
         if self.config.security != "None":
+            parts = self.config.security.split(",")
+            if len(parts) < 4:
+                raise DataError(
+                    f"security {self.config.security!r} of {self.name} is incomplete; expected "
+                    "'Policy,Mode,client-cert.pem,client-key.pem[,server-cert.pem]'"
+                )
+            # The session's application URI must be the one in the client certificate (OPC UA Part 4).
+            client.application_uri = _certificate_uri(parts[2]) or client.application_uri
             await client.set_security_string(self.config.security)
         if self.config.username:
             client.set_user(self.config.username)
@@ -232,6 +241,24 @@ async def _engineering_unit(node: Any) -> str | None:
         return None
     text = getattr(getattr(info, "DisplayName", None), "Text", None)
     return str(text) if text else None
+
+
+def _certificate_uri(path: str) -> str | None:
+    """The application URI (subjectAltName URI) of a PEM or DER certificate file."""
+    from cryptography import x509
+
+    data = Path(path).read_bytes()
+    cert = (
+        x509.load_pem_x509_certificate(data)
+        if data.startswith(b"-----")
+        else x509.load_der_x509_certificate(data)
+    )
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = names.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
 
 
 def _epoch(stamp: datetime | None) -> float | None:
