@@ -69,7 +69,7 @@ class LocalBroker:
                 "mosquitto is not installed; run scripts/install-system-deps.sh as root "
                 "(apt-get install mosquitto) or use kind='amqtt'"
             )
-        self.kind: Literal["mosquitto", "amqtt"] = kind  # type: ignore[assignment]
+        self.kind: Literal["mosquitto", "amqtt"] = kind
         self.host = HOST
         self.port = port or free_port()
         self.users = dict(users or {})

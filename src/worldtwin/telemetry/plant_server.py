@@ -26,7 +26,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import numpy as np
@@ -109,13 +109,13 @@ class PlantServer:
         server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         index = await server.register_namespace(namespace_uri(self.twin))
         folder = await server.nodes.objects.add_folder(
-            ua.NodeId(self.twin.name, index), f"{index}:{self.twin.name}"
+            ua.NodeId(ua.String(self.twin.name), ua.Int16(index)), f"{index}:{self.twin.name}"
         )
         _, info = self.env.reset(seed=self.seed)
         tags = info["tags"]
         for tag in self.twin.tags:
             node = await folder.add_variable(
-                ua.NodeId(tag.name, index),
+                ua.NodeId(ua.String(tag.name), ua.Int16(index)),
                 f"{index}:{tag.name}",
                 float(tags[tag.name]),
                 varianttype=ua.VariantType.Double,
@@ -125,7 +125,7 @@ class PlantServer:
         for name in self.twin.action_names:
             start = float(tags[name])
             node = await folder.add_variable(
-                ua.NodeId(name + SETPOINT_SUFFIX, index),
+                ua.NodeId(ua.String(name + SETPOINT_SUFFIX), ua.Int16(index)),
                 f"{index}:{name}{SETPOINT_SUFFIX}",
                 start,
                 varianttype=ua.VariantType.Double,
@@ -181,8 +181,8 @@ class PlantServer:
     async def _write(self, tags: dict[str, float], stamp: float) -> None:
         from asyncua import ua
 
-        when = datetime.fromtimestamp(stamp, UTC)
-        now = datetime.now(UTC)
+        when = ua.DateTime.fromtimestamp(stamp, UTC)
+        now = ua.DateTime.now(UTC)
         for name, node in self._tag_nodes.items():
             value = ua.DataValue(
                 ua.Variant(float(tags[name]), ua.VariantType.Double),

@@ -29,7 +29,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, cast, runtime_checkable
 
 from worldtwin.errors import DataError, WorldtwinError
 from worldtwin.spec.schema import Twin
@@ -373,6 +373,7 @@ class IngestStatus:
 
 
 _STOP = object()
+_Batch = tuple[Sequence[Sample], Sequence[Reject], float]
 
 
 class Ingest:
@@ -497,7 +498,7 @@ class Ingest:
                         stopping = True
                         break
                     self._taken += 1
-                    batch_samples, batch_rejects, received = item  # type: ignore[misc]
+                    batch_samples, batch_rejects, received = cast(_Batch, item)
                     samples.extend(batch_samples)
                     rejects.extend(batch_rejects)
                     if oldest is None:

@@ -131,8 +131,8 @@ class MqttTransport:
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
         self.stats.error(
-            f"cannot connect to broker {self.config.host}:{self.config.port} (not running, unreachable, or a TLS "
-            "certificate that is not trusted: check ca_file); retrying with backoff"
+            f"cannot connect to broker {self.config.host}:{self.config.port} (not running, unreachable, "
+            "or a TLS certificate that is not trusted: check ca_file); retrying with backoff"
         )
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:

@@ -57,7 +57,7 @@ REBIRTH_METRIC = "Node Control/Rebirth"
 PROTOCOL_PREFIXES = ("Node Control/", "Device Control/")
 
 DataType = pb.DataType
-_SIGNED_BITS = {DataType.Int8: 8, DataType.Int16: 16, DataType.Int32: 32, DataType.Int64: 64}
+_SIGNED_BITS: dict[int, int] = {DataType.Int8: 8, DataType.Int16: 16, DataType.Int32: 32, DataType.Int64: 64}
 _NUMERIC = {
     *_SIGNED_BITS,
     DataType.UInt8,
@@ -68,7 +68,7 @@ _NUMERIC = {
     DataType.Double,
     DataType.Boolean,
 }
-_VALUE_FIELD = {
+_VALUE_FIELD: dict[int, str] = {
     **dict.fromkeys(
         (DataType.Int8, DataType.Int16, DataType.Int32, DataType.UInt8, DataType.UInt16, DataType.UInt32),
         "int_value",
