@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.telemetry.live import ReactorEnv, reactor_spec
+from tests.telemetry.live import ReactorEnv, reactor_spec, wait_for
 from worldtwin.cli import app
 from worldtwin.sim.registry import register, registered
 from worldtwin.telemetry.local_broker import free_port
@@ -93,3 +93,45 @@ def test_unknown_twin_is_a_clear_error(cli: Callable[..., subprocess.CompletedPr
 def test_help_has_an_example(cli: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     run = cli("serve-plant", "--help")
     assert run.returncode == 0 and "Example:" in run.stdout and "--time-scale" in run.stdout
+
+
+@pytest.mark.network
+def test_a_built_in_twin_served_by_the_console_script_is_ingested() -> None:
+    """The real command in a subprocess, with a twin that ships with worldtwin, read by the OPC UA source."""
+    from tests.cli.conftest import WORLDTWIN
+    from tests.telemetry.live import MemorySink
+    from worldtwin.sim.registry import spec_of
+    from worldtwin.telemetry.plant_server import endpoint_url, spec_source
+    from worldtwin.telemetry.sources import Ingest
+    from worldtwin.telemetry.sources.opcua import OpcUaClientSource
+
+    twin_id = "worldtwin/packaging-line-v1"
+    twin = spec_of(twin_id)
+    port = free_port()
+    args = [
+        str(WORLDTWIN),
+        "serve-plant",
+        twin_id,
+        "--opcua",
+        "--port",
+        str(port),
+        "--time-scale",
+        "600",
+        "--duration",
+        "20",
+    ]
+    server = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        sink = MemorySink()
+        source = OpcUaClientSource(
+            twin, spec_source(twin, endpoint_url("127.0.0.1", port), publishing_interval=0.1)
+        )
+        with Ingest(sink) as ingest:
+            ingest.add(source)
+            wait_for(lambda: len(sink.of("line.throughput")) >= 3, timeout=30, what="line throughput samples")
+        assert len(sink.tags()) == len(twin.tag_names)  # every tag arrived
+        assert source.stats.connects == 1  # earlier attempts, while the server was starting, were retried
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=30)
+    assert "writable set-point: nsu=urn:worldtwin:packaging-line;s=filler.speed.setpoint" in out

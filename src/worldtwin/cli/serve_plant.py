@@ -76,7 +76,9 @@ async def _serve(plant: PlantServer, duration: float | None) -> None:
             highlight=False,
         )
         for name in spec.action_names:
-            console.print(f"  set-point: ns=…;s={name}{SETPOINT_SUFFIX} (writable)", highlight=False)
+            console.print(
+                f"  writable set-point: nsu={namespace_uri(spec)};s={name}{SETPOINT_SUFFIX}", highlight=False
+            )
         entry = spec_source(spec, plant.endpoint).model_dump(mode="json", exclude_defaults=True)
         console.print(
             "add to the twin spec to ingest it:\n" + yaml.safe_dump({"sources": [entry]}, sort_keys=False),
