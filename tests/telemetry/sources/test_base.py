@@ -119,7 +119,7 @@ def test_rejects_go_to_the_sinks_quarantine_when_it_has_one() -> None:
             super().__init__()
             self.quarantined: list[Reject] = []
 
-        def quarantine(self, rejects: Sequence[Reject]) -> int:
+        def write_rejects(self, rejects: Sequence[Reject]) -> int:
             self.quarantined.extend(rejects)
             return len(rejects)
 

@@ -9,8 +9,8 @@ loop for OPC UA) and never touch the store themselves.
 :class:`Ingest` is the receive path: ``emit`` only appends to a lock-free queue; one writer thread
 drains the queue and writes *batches* to the :class:`~worldtwin.telemetry.samples.SampleSink` (by
 size or after ``max_delay`` seconds, whichever comes first), so the store sees a few large writes
-instead of one write per message. Rejects go to the sink's ``quarantine`` method when it has one
-(see :class:`RejectSink`), otherwise to an in-memory :class:`MemoryQuarantine`. Nothing is dropped
+instead of one write per message. Rejects go to the sink's ``write_rejects`` when it has one (see
+:class:`RejectSink`), otherwise to an in-memory :class:`MemoryQuarantine`. Nothing is dropped
 without being counted: every message, sample, reject, sink write and reconnect shows in
 :meth:`Ingest.status`.
 
@@ -89,9 +89,10 @@ class Reject:
 
 @runtime_checkable
 class RejectSink(Protocol):
-    """Where rejects are kept. A store implements it next to ``SampleSink.write``."""
+    """Where rejects are kept. A store implements it next to ``SampleSink.write``; like ``write`` it returns
+    once the rejects are durable, with how many were kept."""
 
-    def quarantine(self, rejects: Sequence[Reject]) -> int: ...
+    def write_rejects(self, rejects: Sequence[Reject]) -> int: ...
 
 
 class MemoryQuarantine:
@@ -101,7 +102,7 @@ class MemoryQuarantine:
         self.rejects: list[Reject] = []
         self._lock = threading.Lock()
 
-    def quarantine(self, rejects: Sequence[Reject]) -> int:
+    def write_rejects(self, rejects: Sequence[Reject]) -> int:
         with self._lock:
             self.rejects.extend(rejects)
         return len(rejects)
@@ -524,7 +525,7 @@ class Ingest:
     def _write(self, samples: list[Sample], rejects: list[Reject], oldest: float | None) -> None:
         acked = self._retrying(lambda: self.sink.write(samples)) if samples else 0
         if rejects:
-            self._retrying(lambda: self.quarantine.quarantine(rejects))
+            self._retrying(lambda: self.quarantine.write_rejects(rejects))
         now = time.monotonic()
         with self._lock:
             self._stored += acked
