@@ -25,7 +25,9 @@ import json
 import logging
 import multiprocessing as mp
 import platform
+import shutil
 import statistics
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -146,6 +148,58 @@ def _sparkplug_births(port: int) -> None:
     client.loop_stop()
 
 
+def _c_publisher(port: int, topic_root: str, rate: float, seconds: float, qos: int) -> dict[str, Any]:
+    """Publish JSON lines through Debian's ``mosquitto_pub -l`` (C), paced at ``rate`` from here.
+
+    A plant gateway is not a Python program: with a C publisher the publishing side costs little CPU
+    and the benchmark measures the receive path. ``mosquitto_pub`` exits once every message it read
+    is acknowledged (QoS >= 1), so every line written and a clean exit count as sent."""
+    tool = shutil.which("mosquitto_pub")
+    assert tool is not None
+    args = [
+        tool,
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-t",
+        f"{topic_root}stream",
+        "-q",
+        str(qos),
+        "-l",
+        "-i",
+        f"bench-pub-c-{time.time_ns()}",
+    ]
+    process = subprocess.Popen(args, stdin=subprocess.PIPE)
+    assert process.stdin is not None
+    sent = 0
+    started_wall = time.time()
+    start = time.monotonic()
+    end = start + seconds
+    while (now := time.monotonic()) < end:
+        due = int((now - start) * rate)
+        if due > sent:
+            lines = [
+                f'{{"time": {1.767e9 + i * 1e-4:.4f}, "metric": "t{i % TAGS}", "value": {300 + i % 7}}}\n'
+                for i in range(sent, due)
+            ]
+            process.stdin.write("".join(lines).encode())
+            process.stdin.flush()
+            sent = due
+        time.sleep(0.001)
+    elapsed = time.monotonic() - start
+    process.stdin.close()
+    code = process.wait(120)
+    return {
+        "sent": sent,
+        "acked": sent if code == 0 else 0,
+        "seconds": elapsed,
+        "started": started_wall,
+        "publisher": "mosquitto_pub (C)",
+        "exit_code": code,
+    }
+
+
 def _run_publisher(
     port: int, topic_root: str, kind: str, rate: float, seconds: float, qos: int
 ) -> dict[str, Any]:
@@ -155,6 +209,7 @@ def _run_publisher(
     process.start()
     out: dict[str, Any] = result.get(timeout=seconds + 120)
     process.join(30)
+    out["publisher"] = "paho (Python)"
     return out
 
 
@@ -168,7 +223,9 @@ def _drain(sink: CountingSink, expected: int, timeout: float = 30.0) -> float:
     return time.monotonic() - start
 
 
-def mqtt_sustained(twin: Twin, seconds: float, rate: float, qos: int, broker_kind: str) -> dict[str, Any]:
+def mqtt_sustained(
+    twin: Twin, seconds: float, rate: float, qos: int, broker_kind: str, publisher: str
+) -> dict[str, Any]:
     with LocalBroker(kind=broker_kind) as broker:  # type: ignore[arg-type]
         sink = CountingSink()
         config = MqttSource(type="mqtt", port=broker.port, topic="bench/#", qos=qos)
@@ -179,9 +236,15 @@ def mqtt_sustained(twin: Twin, seconds: float, rate: float, qos: int, broker_kin
             ingest.add(source)
             source.wait_subscribed()
             pub: dict[str, Any] = {}
-            thread = threading.Thread(
-                target=lambda: pub.update(_run_publisher(broker.port, "bench/", "json", rate, seconds, qos))
-            )
+            use_c = publisher == "c" or (publisher == "auto" and shutil.which("mosquitto_pub") is not None)
+
+            def publish() -> None:
+                if use_c:
+                    pub.update(_c_publisher(broker.port, "bench/", rate, seconds, qos))
+                else:
+                    pub.update(_run_publisher(broker.port, "bench/", "json", rate, seconds, qos))
+
+            thread = threading.Thread(target=publish)
             thread.start()
             while thread.is_alive():
                 time.sleep(0.5)
@@ -193,6 +256,7 @@ def mqtt_sustained(twin: Twin, seconds: float, rate: float, qos: int, broker_kin
         status = ingest.status()
     return {
         "broker": broker.kind,
+        "publisher": pub["publisher"],
         "qos": qos,
         "offered_rate": rate,
         "seconds": pub["seconds"],
@@ -392,7 +456,9 @@ def opcua_rate(twin_tags: int, seconds: float, update_interval: float) -> dict[s
 
 def _print_sustained(r: dict[str, Any]) -> None:
     ok = r["lost"] == 0
-    print(f"\nMQTT sustained — {r['broker']}, QoS {r['qos']}, {r['seconds']:.1f} s")
+    print(
+        f"\nMQTT sustained — {r['broker']}, publisher {r['publisher']}, QoS {r['qos']}, {r['seconds']:.1f} s"
+    )
     print(f"{'':28}{'msg/s':>12}{'ratio':>8}")
     print(f"{'offered (publisher target)':28}{r['offered_rate']:>12,.0f}{1.0:>8.2f}")
     print(f"{'published':28}{r['publish_rate']:>12,.0f}{r['publish_rate'] / r['offered_rate']:>8.2f}")
@@ -425,6 +491,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rate", type=float, default=10_000.0, help="offered MQTT messages/s")
     parser.add_argument("--qos", type=int, default=1, choices=(0, 1, 2))
     parser.add_argument("--broker", default="auto", choices=("auto", "mosquitto", "amqtt"))
+    parser.add_argument(
+        "--publisher",
+        default="auto",
+        choices=("auto", "c", "python"),
+        help="sustained run: mosquitto_pub (C, default when installed) or paho (Python)",
+    )
     parser.add_argument("--sections", default="mqtt_sustained,mqtt_peak,opcua")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -441,7 +513,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "python": platform.python_version(),
     }
     if "mqtt_sustained" in sections:
-        results["mqtt_sustained"] = mqtt_sustained(twin, sustained_s, rate, args.qos, args.broker)
+        results["mqtt_sustained"] = mqtt_sustained(
+            twin, sustained_s, rate, args.qos, args.broker, args.publisher
+        )
         _print_sustained(results["mqtt_sustained"])
     if "mqtt_peak" in sections:
         results["mqtt_peak"] = mqtt_peak(twin, peak_n, args.qos, args.broker)
