@@ -86,6 +86,7 @@ JSON_CORPUS: list[tuple[str, str, bytes, str]] = [
     ("nan", "plant/r1/T", b'{"value": NaN}', "not-finite"),
     ("infinity", "plant/r1", b'{"values": {"T": -Infinity}}', "not-finite"),
     ("string-value", "plant/r1/T", b'{"value": "300.5"}', "non-numeric"),
+    ("huge-integer", "plant/r1/T", b'{"value": 1' + b"0" * 400 + b"}", "non-numeric"),
     ("object-value", "plant/r1", b'{"values": {"T": {"v": 3}}}', "non-numeric"),
     ("null-value", "plant/r1/T", b'{"value": null}', "null-value"),
     ("wrong-unit", "plant/r1/T", b'{"value": 3, "unit": "bar"}', "unit-mismatch"),
@@ -362,3 +363,26 @@ def test_tls_with_a_private_ca(reactor: Twin, sink: MemorySink, tmp_path: Path) 
             wait_for(lambda: untrusting.stats.errors >= 1, timeout=10, what="the certificate error")
         assert not untrusting.wait_subscribed(0.1)
         assert "cannot connect" in untrusting.stats.last_error and "ca_file" in untrusting.stats.last_error
+
+
+def test_a_decoder_failure_keeps_the_message_and_the_connection(
+    reactor: Twin, broker: LocalBroker, publisher: Any, sink: MemorySink
+) -> None:
+    class Fragile(MqttJsonSource):
+        def handle(self, topic: str, payload: bytes, received: float) -> tuple[list[Sample], list[Any]]:
+            if payload == b"boom":
+                raise RuntimeError("decoder bug")
+            return super().handle(topic, payload, received)
+
+    source = Fragile(reactor, _config(broker))
+    ingest = Ingest(sink)
+    with ingest:
+        ingest.add(source)
+        assert source.wait_subscribed()
+        _publish(publisher, "plant/r1/T", b"boom")
+        _publish(publisher, "plant/r1/T", b"300")
+        wait_for(lambda: len(sink.samples) == 1 and ingest.status().rejects == 1, what="both messages")
+    quarantine = ingest.quarantine
+    assert isinstance(quarantine, MemoryQuarantine)
+    assert quarantine.rejects[0].raw == "boom" and "decoder bug" in quarantine.rejects[0].detail
+    assert "decoder bug" in source.stats.last_error

@@ -245,3 +245,26 @@ def test_signed_and_encrypted_session_with_user_and_password(
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_spec_mistakes_fail_at_start(reactor: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    from worldtwin.errors import DataError
+
+    monkeypatch.delenv("WT_UNSET_PASSWORD", raising=False)
+    incomplete = OpcUaSource(
+        type="opcua",
+        endpoint="opc.tcp://127.0.0.1:1/",
+        nodes={"T": "ns=2;s=T"},
+        security="Basic256Sha256,SignAndEncrypt",
+    )
+    with pytest.raises(DataError, match="incomplete"):
+        _source(reactor, incomplete).start(Ingest(MemorySink()))
+    no_password = OpcUaSource(
+        type="opcua",
+        endpoint="opc.tcp://127.0.0.1:1/",
+        nodes={"T": "ns=2;s=T"},
+        username="u",
+        password_env="WT_UNSET_PASSWORD",
+    )
+    with pytest.raises(DataError, match="WT_UNSET_PASSWORD"):
+        _source(reactor, no_password).start(Ingest(MemorySink()))

@@ -325,7 +325,10 @@ def _as_number(value: object) -> float | str:
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return f"is an integer too large for a float ({raw_text(str(value), 40)})"
     if value is None:
         return "is null"
     return f"is {type(value).__name__} {raw_text(repr(value), 80)}, not a number"

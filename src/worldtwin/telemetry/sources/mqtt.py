@@ -149,7 +149,16 @@ class MqttTransport:
         received = time.time()
         self.stats.messages += 1
         self.stats.last_message = received
-        samples, rejects = self.handle(message.topic, message.payload, received)
+        try:
+            samples, rejects = self.handle(message.topic, message.payload, received)
+        except Exception as exc:  # a decoder bug must not stop the network thread nor lose the message
+            self.stats.error(f"could not decode a message on {message.topic!r}: {type(exc).__name__}: {exc}")
+            samples = []
+            rejects = [
+                self.mapper.reject(
+                    "malformed-payload", f"decoding failed: {exc!r}", received, raw_text(message.payload)
+                )
+            ]
         if self._out is not None and (samples or rejects):
             self._out.emit(samples, rejects)
 

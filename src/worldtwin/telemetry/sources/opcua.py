@@ -28,6 +28,7 @@ from typing import Any
 
 from worldtwin.errors import DataError, require
 from worldtwin.spec.schema import OpcUaSource, Twin
+from worldtwin.telemetry.samples import Sample
 from worldtwin.telemetry.sources.base import (
     Backoff,
     Emitter,
@@ -68,6 +69,7 @@ class OpcUaClientSource:
     # the Source protocol
     def start(self, out: Emitter) -> None:
         require("asyncua", "opcua")
+        self._check_config()
         self._out = out
         ready = threading.Event()
         self._thread = threading.Thread(
@@ -75,6 +77,14 @@ class OpcUaClientSource:
         )
         self._thread.start()
         ready.wait(5.0)
+
+    def deliver(self, reading: Sample | Reject) -> None:
+        if self._out is None:
+            return
+        if isinstance(reading, Reject):
+            self._out.emit((), (reading,))
+        else:
+            self._out.emit((reading,))
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._thread is None:
@@ -85,6 +95,16 @@ class OpcUaClientSource:
         if self._thread.is_alive():
             raise DataError(f"OPC UA source {self.name} did not stop within {timeout} s")
         self._thread = None
+
+    def _check_config(self) -> None:
+        """Mistakes in the spec entry fail at start, not later on the client thread."""
+        if self.config.security != "None" and len(self.config.security.split(",")) < 4:
+            raise DataError(
+                f"security {self.config.security!r} of {self.name} is incomplete; expected 'None' or "
+                "'Policy,Mode,client-cert.pem,client-key.pem[,server-cert.pem]'"
+            )
+        if self.config.username:
+            password_from_env(self.config.password_env, self.name)
 
     # the client thread
     async def _main(self, ready: threading.Event) -> None:
@@ -98,6 +118,10 @@ class OpcUaClientSource:
                 await self._session()
             except (OSError, TimeoutError, ConnectionError, ua.UaError) as exc:
                 self.stats.error(f"{self.config.endpoint}: {type(exc).__name__}: {exc}")
+            except Exception as exc:  # anything else asyncua raises must not end a long-running ingest
+                self.stats.error(
+                    f"{self.config.endpoint}: unexpected {type(exc).__name__}: {exc}; reconnecting"
+                )
             self.subscribed.clear()
             if self.stats.connected:
                 self.stats.disconnects += 1
@@ -150,11 +174,6 @@ class OpcUaClientSource:
     async def _configure_security(self, client: Any) -> None:
         if self.config.security != "None":
             parts = self.config.security.split(",")
-            if len(parts) < 4:
-                raise DataError(
-                    f"security {self.config.security!r} of {self.name} is incomplete; expected "
-                    "'Policy,Mode,client-cert.pem,client-key.pem[,server-cert.pem]'"
-                )
             # The session's application URI must be the one in the client certificate (OPC UA Part 4).
             client.application_uri = _certificate_uri(parts[2]) or client.application_uri
             await client.set_security_string(self.config.security)
@@ -208,12 +227,8 @@ class _DataChangeHandler:
             )
         else:
             reading = source.mapper.reading([tag], stamp, val, unit)
-        if source._out is None or reading is None:
-            return
-        if isinstance(reading, Reject):
-            source._out.emit((), (reading,))
-        else:
-            source._out.emit((reading,))
+        if reading is not None:
+            source.deliver(reading)
 
     def status_change_notification(self, status: Any) -> None:
         self.source.stats.error(f"subscription status changed: {status.Status}")
