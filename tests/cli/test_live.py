@@ -51,7 +51,7 @@ def test_runs_opcua_and_mqtt_sources_of_a_spec_into_a_sink() -> None:
             stop.set()
             thread.join()
     sources = {s.source for s in sink.samples}
-    assert sources == {f"opcua:{plant.endpoint}", "mqtt:lab/#"}
+    assert sources == {f"opcua:{plant.endpoint}", f"mqtt://127.0.0.1:{broker.port}/lab/#"}
     assert final.samples_stored == len(sink.samples) > 0
     assert final.rejects_by_reason.get("malformed-payload", 0) >= 1
     text = console.export_text()

@@ -170,7 +170,9 @@ class MqttJsonSource(MqttTransport):
     """Readings from JSON payloads on an MQTT topic filter (shapes in the module docstring)."""
 
     def __init__(self, twin: Twin, config: MqttSource, *, name: str | None = None, **transport: Any) -> None:
-        super().__init__(twin, config, name=name or f"mqtt:{config.topic}", **transport)
+        super().__init__(
+            twin, config, name=name or f"mqtt://{config.host}:{config.port}/{config.topic}", **transport
+        )
 
     def handle(self, topic: str, payload: bytes, received: float) -> tuple[list[Sample], list[Reject]]:
         return decode_json(self.mapper, topic, payload, received)

@@ -469,7 +469,9 @@ class SparkplugSource(MqttTransport):
         rebirth_interval: float = 5.0,
         **transport: Any,
     ) -> None:
-        super().__init__(twin, config, name=name or f"sparkplug:{config.topic}", **transport)
+        super().__init__(
+            twin, config, name=name or f"sparkplug://{config.host}:{config.port}/{config.topic}", **transport
+        )
         self.application = SparkplugHost(self.mapper, rebirth_interval)
 
     def handle(self, topic: str, payload: bytes, received: float) -> tuple[list[Sample], list[Reject]]:
