@@ -142,6 +142,16 @@ def ingest(
     strict: Annotated[
         bool, typer.Option(help="Exit with status 1 when anything was quarantined or flagged.")
     ] = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Stream the spec's live sources (OPC UA, MQTT, Sparkplug B) into the store until Ctrl-C.",
+        ),
+    ] = False,
+    duration: Annotated[
+        float | None, typer.Option(help="With --live: stop after this many seconds.", min=0.1)
+    ] = None,
 ) -> None:
     """Import historian files (CSV, Parquet) into the twin's store, in spec units and UTC.
 
@@ -151,8 +161,17 @@ def ingest(
     Unreadable files, naive times without --tz and impossible unit conversions
     stop with an error before anything is stored.
 
+    With --live, the spec's OPC UA and MQTT sources stream into the store instead, with a status
+    line (rate, lag, rejects); every reading is stored or quarantined before it is counted.
+
     Example:  worldtwin ingest history.csv --twin reactor.yaml --tz Europe/Berlin --map TI101=T
+    Example:  worldtwin ingest --live --twin reactor.yaml
     """
+    if live:
+        if files:
+            raise DataError("--live streams the spec's live sources; give files or --live, not both")
+        _ingest_live(twin, store, ValidationPolicy(on_range=on_range, max_gap=max_gap), duration)
+        return
     policy = ValidationPolicy(on_range=on_range, max_gap=max_gap)
     overrides = {
         "layout": layout,
@@ -165,8 +184,6 @@ def ingest(
     }
     overrides = {key: value for key, value in overrides.items() if value}
     spec_dir = _spec_dir(twin)
-    # Live sources (OPC UA, MQTT: `--live`, branch telemetry-live) add their option above and stream into
-    # `opened.writer()` (a SampleSink) instead of the file loop below.
     with _open(twin, store, policy=policy) as opened:
         jobs = _jobs(opened.twin, files, spec_dir)
         total, failures = ValidationReport(), []
@@ -197,6 +214,19 @@ def ingest(
         raise DataError(f"{len(failures)} of {len(jobs)} file(s) not stored (see above); the others were")
     if strict and not total.ok:
         raise typer.Exit(1)
+
+
+def _ingest_live(twin: str, store: str | None, policy: ValidationPolicy, duration: float | None) -> None:
+    from worldtwin.cli.live import ingest_live
+
+    with _open(twin, store, policy=policy) as opened, opened.writer() as writer:
+        final = ingest_live(opened.twin, writer, quarantine=opened, duration=duration)
+    if final.rejects:
+        console.print(
+            f"quarantined readings: worldtwin store quarantine --twin {twin}"
+            + (f" --store {store}" if store else ""),
+            highlight=False,
+        )
 
 
 def _jobs(twin: Twin, files: list[Path] | None, spec_dir: Path) -> list[tuple[Path, FileSource | None]]:

@@ -176,7 +176,7 @@ class PlantServer:
         value = self._server.read_attribute_value(self._setpoint_nodes[name].nodeid).Value.Value
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             self.setpoints[name] = float(value)
-        return self.setpoints[name]  # a non-finite or non-numeric write keeps the last good set-point
+        return self.setpoints[name]  # a non-finite or not_numeric write keeps the last good set-point
 
     async def _write(self, tags: dict[str, float], stamp: float) -> None:
         from asyncua import ua

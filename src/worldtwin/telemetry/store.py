@@ -46,6 +46,7 @@ from worldtwin.telemetry.table import TIME, write_table
 from worldtwin.telemetry.validate import Issue, TagRule, ValidationPolicy, ValidationReport, validate
 
 if TYPE_CHECKING:
+    from worldtwin.telemetry.sources.base import Reject
     from worldtwin.telemetry.writer import BufferedWriter
 
 TimeLike: TypeAlias = str | float | int | datetime | pd.Timestamp | np.datetime64 | None
@@ -306,6 +307,31 @@ class Store:
 
     def flush(self) -> None:
         """Nothing to do: :meth:`write` commits before it returns (``SampleSink`` protocol)."""
+
+    def write_rejects(self, rejects: Sequence[Reject]) -> int:
+        """Quarantine what live sources could not turn into samples (``RejectSink`` protocol).
+
+        Durable when this returns, like :meth:`write`; the ``reason`` column carries the source's
+        reject reason (``malformed_payload``, ``sparkplug_seq``, ...; docs/live-sources.md).
+        """
+        if not rejects:
+            return 0
+        quarantined, report = Rejects(), ValidationReport(received=len(rejects))
+        for reason in sorted({r.reason for r in rejects}):
+            rows = [(i, r) for i, r in enumerate(rejects, start=1) if r.reason == reason]
+            quarantined.add(
+                reason,
+                row=np.asarray([i for i, _ in rows]),
+                tag=np.asarray([r.tag or r.metric or "" for _, r in rows], dtype=object),
+                time=np.asarray(
+                    [to_us(r.time) if np.isfinite(r.time) else None for _, r in rows], dtype=object
+                ),
+                raw=np.asarray([r.raw for _, r in rows], dtype=object),
+                detail=np.asarray([r.detail for _, r in rows], dtype=object),
+                source=np.asarray([r.source for _, r in rows], dtype=object),
+            )
+        done = self._commit(SampleBatch.empty(), quarantined, report, "live rejects", None)
+        return done.quarantined
 
     def append(
         self,

@@ -38,13 +38,13 @@ def test_reading_becomes_a_sample_in_the_tag_unit(mapper: TagMapper) -> None:
 @pytest.mark.parametrize(
     ("value", "unit", "reason"),
     [
-        (math.nan, None, "not-finite"),
-        (math.inf, None, "not-finite"),
-        ("301.5", None, "non-numeric"),
-        ({"v": 1}, None, "non-numeric"),
-        (None, None, "null-value"),
-        (300.0, "bar", "unit-mismatch"),
-        (300.0, "furlongs per fortnight squared", "unit-mismatch"),
+        (math.nan, None, "nan"),
+        (math.inf, None, "inf"),
+        ("301.5", None, "not_numeric"),
+        ({"v": 1}, None, "not_numeric"),
+        (None, None, "missing_value"),
+        (300.0, "bar", "unit_mismatch"),
+        (300.0, "furlongs per fortnight squared", "unit_mismatch"),
     ],
 )
 def test_bad_values_are_rejected_with_a_reason(
@@ -59,7 +59,7 @@ def test_bad_values_are_rejected_with_a_reason(
 
 def test_unknown_name_is_rejected_once_then_counted(mapper: TagMapper) -> None:
     first = mapper.reading(["plant/vibration", "vibration"], 1.0, 0.3)
-    assert isinstance(first, Reject) and first.reason == "unknown-tag" and first.metric == "plant/vibration"
+    assert isinstance(first, Reject) and first.reason == "unknown_tag" and first.metric == "plant/vibration"
     assert "further values" in first.detail
     assert mapper.reading(["plant/vibration", "vibration"], 2.0, 0.4) is None
     assert mapper.reading(["plant/vibration", "vibration"], 3.0, 0.5) is None
@@ -124,21 +124,21 @@ def test_rejects_go_to_the_sinks_quarantine_when_it_has_one() -> None:
             return len(rejects)
 
     store = StoreLike()
-    reject = Reject("test", "not-finite", "value is nan", 1.0, "nan", "T")
+    reject = Reject("test", "nan", "value is nan", 1.0, "nan", "T")
     ingest = Ingest(store)
     assert ingest.quarantine is store
     with ingest:
         ingest.emit([], [reject])
     assert store.quarantined == [reject]
-    assert ingest.status().rejects_by_reason == {"not-finite": 1}
+    assert ingest.status().rejects_by_reason == {"nan": 1}
 
 
 def test_rejects_fall_back_to_memory_quarantine() -> None:
     ingest = Ingest(MemorySink())
     assert isinstance(ingest.quarantine, MemoryQuarantine)
     with ingest:
-        ingest.emit([], [Reject("test", "non-numeric", "d", 1.0)])
-    assert ingest.quarantine.reasons() == {"non-numeric": 1}
+        ingest.emit([], [Reject("test", "not_numeric", "d", 1.0)])
+    assert ingest.quarantine.reasons() == {"not_numeric": 1}
 
 
 def test_a_failing_sink_write_is_retried_with_the_same_batch() -> None:
@@ -191,8 +191,8 @@ def test_status_line_shows_rate_lag_rejects_and_errors() -> None:
         for i in range(100):
             ingest.emit([_sample(i)])
             time.sleep(0.001)
-        ingest.emit([], [Reject("s", "not-finite", "d", 1.0)])
+        ingest.emit([], [Reject("s", "nan", "d", 1.0)])
         wait_for(lambda: ingest.status().rejects == 1, timeout=2, what="the reject")
         line = ingest.status().line()
     assert "samples/s" in line and "stored 100" in line and "lag" in line
-    assert "rejected 1 (not-finite 1)" in line
+    assert "rejected 1 (nan 1)" in line

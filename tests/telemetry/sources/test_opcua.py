@@ -82,7 +82,7 @@ def test_engineering_units_are_converted_or_rejected(reactor: Twin, sink: Memory
             )
     assert all(10 < s.value < 100 for s in sink.of("T"))  # ~320 K is ~47 °C
     assert not sink.of("Ca")
-    assert {r.reason for r in quarantine.rejects} == {"unit-mismatch"}
+    assert {r.reason for r in quarantine.rejects} == {"unit_mismatch"}
     assert all(r.tag == "Ca" and "'mol/L'" in r.detail for r in quarantine.rejects)
 
 
@@ -129,9 +129,9 @@ def test_bad_status_code_becomes_a_bad_quality_reject(reactor: Twin, sink: Memor
                     )
 
             asyncio.run(write_bad())
-            wait_for(lambda: len(quarantine.rejects) >= 1, timeout=20, what="the bad-quality reject")
+            wait_for(lambda: len(quarantine.rejects) >= 1, timeout=20, what="the bad_quality reject")
     assert (
-        quarantine.rejects[0].reason == "bad-quality" and "BadSensorFailure" in quarantine.rejects[0].detail
+        quarantine.rejects[0].reason == "bad_quality" and "BadSensorFailure" in quarantine.rejects[0].detail
     )
 
 

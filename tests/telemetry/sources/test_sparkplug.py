@@ -132,7 +132,7 @@ def test_births_declare_aliases_and_carry_values(host: SparkplugHost) -> None:
     assert [(s.tag, s.value) for s in node.samples] == [("T", pytest.approx(294.15))]  # Ambient degC → T in K
     device = host.handle(DEVICE.format("DBIRTH"), dbirth(), 0.0)
     assert [(s.tag, s.time) for s in device.samples] == [("T", MS / 1000), ("Ca", MS / 1000)]
-    assert [(r.reason, r.metric) for r in device.rejects] == [("unknown-tag", "edge1/reactor/Mode")]
+    assert [(r.reason, r.metric) for r in device.rejects] == [("unknown_tag", "edge1/reactor/Mode")]
     assert host.sessions[("plant", "edge1")].aliases[10].name == "T"
 
 
@@ -155,13 +155,13 @@ def test_out_of_order_seq_quarantines_and_requests_rebirth(host: SparkplugHost) 
     born(host)
     gap = host.handle(DEVICE.format("DDATA"), ddata(5, 305.0), 1.0)  # expected 2
     assert gap.samples == []
-    assert [r.reason for r in gap.rejects] == ["sparkplug-seq"]
+    assert [r.reason for r in gap.rejects] == ["sparkplug_seq"]
     assert "seq 5, expected 2" in gap.rejects[0].detail
     assert json.loads(gap.rejects[0].raw)["metrics"][0]["value"] == 305.0  # the values are kept
     assert gap.rebirth == [("plant", "edge1")]
     # until the node is born again its data is quarantined, and rebirth is not re-requested within 5 s
     later = host.handle(DEVICE.format("DDATA"), ddata(6), 2.0)
-    assert [r.reason for r in later.rejects] == ["sparkplug-awaiting-rebirth"] and later.rebirth == []
+    assert [r.reason for r in later.rejects] == ["sparkplug_awaiting_rebirth"] and later.rebirth == []
     assert host.handle(DEVICE.format("DDATA"), ddata(7), 7.0).rebirth == [("plant", "edge1")]
     # the rebirth restores the flow
     born(host)
@@ -170,29 +170,29 @@ def test_out_of_order_seq_quarantines_and_requests_rebirth(host: SparkplugHost) 
 
 def test_data_before_birth_is_quarantined_and_rebirth_requested(host: SparkplugHost) -> None:
     result = host.handle(DEVICE.format("DDATA"), ddata(2), 1.0)
-    assert [r.reason for r in result.rejects] == ["sparkplug-no-birth"] and result.rebirth == [
+    assert [r.reason for r in result.rejects] == ["sparkplug_no_birth"] and result.rebirth == [
         ("plant", "edge1")
     ]
     # a node born without this device: DDATA for the device is still refused
     host.handle(NODE.format("NBIRTH"), nbirth(), 10.0)
     result = host.handle(DEVICE.format("DDATA"), ddata(1), 20.0)
-    assert [r.reason for r in result.rejects] == ["sparkplug-no-birth"]
+    assert [r.reason for r in result.rejects] == ["sparkplug_no_birth"]
 
 
 def test_unknown_alias_is_quarantined_and_rebirth_requested(host: SparkplugHost) -> None:
     born(host)
     result = host.handle(DEVICE.format("DDATA"), ddata(2, alias=99), 1.0)
-    assert [r.reason for r in result.rejects] == ["sparkplug-unknown-alias"]
+    assert [r.reason for r in result.rejects] == ["sparkplug_unknown_alias"]
     assert "99" in result.rejects[0].detail and result.rebirth == [("plant", "edge1")]
 
 
 def test_malformed_payload_and_topic_are_rejected(host: SparkplugHost) -> None:
     born(host)
     bad_payload = host.handle(DEVICE.format("DDATA"), b"\x0a\xff\xff\xff", 1.0)
-    assert [r.reason for r in bad_payload.rejects] == ["malformed-payload"]
+    assert [r.reason for r in bad_payload.rejects] == ["malformed_payload"]
     assert bad_payload.rejects[0].raw == "0affffff"
     bad_topic = host.handle("spBv1.0/plant/DDATA", ddata(2), 1.0)
-    assert [r.reason for r in bad_topic.rejects] == ["malformed-payload"]
+    assert [r.reason for r in bad_topic.rejects] == ["malformed_payload"]
 
 
 def test_nan_null_text_and_unknown_metric_in_data(host: SparkplugHost, reactor: Twin) -> None:
@@ -209,10 +209,10 @@ def test_nan_null_text_and_unknown_metric_in_data(host: SparkplugHost, reactor: 
     )
     result = host.handle(DEVICE.format("DDATA"), payload, 1.0)
     assert sorted(r.reason for r in result.rejects) == [
-        "non-numeric",
-        "not-finite",
-        "null-value",
-        "unknown-tag",
+        "missing_value",
+        "nan",
+        "not_numeric",
+        "unknown_tag",
     ]
     assert result.samples == []
 
@@ -220,8 +220,8 @@ def test_nan_null_text_and_unknown_metric_in_data(host: SparkplugHost, reactor: 
 def test_declared_unit_that_does_not_fit_the_tag_is_a_unit_mismatch(host: SparkplugHost) -> None:
     host.handle(NODE.format("NBIRTH"), nbirth(), 0.0)
     birth = encode([Metric("T", 3.0, DataType.Double, alias=10, unit="bar")], seq=1, timestamp_ms=MS)
-    assert [r.reason for r in host.handle(DEVICE.format("DBIRTH"), birth, 0.0).rejects] == ["unit-mismatch"]
-    assert [r.reason for r in host.handle(DEVICE.format("DDATA"), ddata(2), 0.0).rejects] == ["unit-mismatch"]
+    assert [r.reason for r in host.handle(DEVICE.format("DBIRTH"), birth, 0.0).rejects] == ["unit_mismatch"]
+    assert [r.reason for r in host.handle(DEVICE.format("DDATA"), ddata(2), 0.0).rejects] == ["unit_mismatch"]
 
 
 def test_ndeath_ends_the_session_only_for_its_own_bdseq(host: SparkplugHost) -> None:
@@ -232,7 +232,7 @@ def test_ndeath_ends_the_session_only_for_its_own_bdseq(host: SparkplugHost) -> 
     host.handle(NODE.format("NDEATH"), encode([Metric("bdSeq", 7, DataType.UInt64)], seq=None), 1.0)
     assert ("plant", "edge1") not in host.sessions
     assert [r.reason for r in host.handle(DEVICE.format("DDATA"), ddata(2), 2.0).rejects] == [
-        "sparkplug-no-birth"
+        "sparkplug_no_birth"
     ]
 
 
@@ -318,7 +318,7 @@ def test_a_seq_gap_over_a_real_broker_triggers_a_rebirth_that_restores_the_flow(
             edge.data(303.0)
             wait_for(lambda: any(s.value == 303.0 for s in sink.of("T")), what="data after the rebirth")
             status = ingest.status()
-        assert status.rejects_by_reason.get("sparkplug-seq") == 1
+        assert status.rejects_by_reason.get("sparkplug_seq") == 1
         assert 399.0 not in [s.value for s in sink.of("T")]  # quarantined, not stored
         assert source.stats.rebirth_requests == 1
     finally:

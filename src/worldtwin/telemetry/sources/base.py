@@ -37,33 +37,35 @@ from worldtwin.spec.units import UnitParseError, convert, parse_unit
 from worldtwin.telemetry.samples import Sample, SampleSink
 
 RejectReason = Literal[
-    "malformed-payload",
-    "unknown-tag",
-    "non-numeric",
-    "not-finite",
-    "null-value",
-    "unit-mismatch",
-    "bad-time",
-    "bad-quality",
-    "sparkplug-no-birth",
-    "sparkplug-unknown-alias",
-    "sparkplug-seq",
-    "sparkplug-awaiting-rebirth",
+    "malformed_payload",
+    "unknown_tag",
+    "not_numeric",
+    "nan",
+    "inf",
+    "missing_value",
+    "unit_mismatch",
+    "bad_time",
+    "bad_quality",
+    "sparkplug_no_birth",
+    "sparkplug_unknown_alias",
+    "sparkplug_seq",
+    "sparkplug_awaiting_rebirth",
 ]
 
 REJECT_REASONS: dict[str, str] = {
-    "malformed-payload": "the payload is not valid JSON / Sparkplug protobuf, or has an unknown shape",
-    "unknown-tag": "the metric maps to no tag of the twin (first value per name kept, the rest counted)",
-    "non-numeric": "the value is a string, object, array or a non-numeric Sparkplug/OPC UA type",
-    "not-finite": "the value is NaN or ±Infinity",
-    "null-value": "the value is null (JSON null, Sparkplug is_null)",
-    "unit-mismatch": "the declared unit cannot be converted to the tag's unit (or is not a unit at all)",
-    "bad-time": "the timestamp is unreadable, lacks a timezone, or looks like milliseconds",
-    "bad-quality": "the OPC UA status code of the reading is not Good",
-    "sparkplug-no-birth": "NDATA/DDATA from a node or device whose BIRTH was not seen; rebirth requested",
-    "sparkplug-unknown-alias": "a metric alias that the BIRTH did not declare; rebirth requested",
-    "sparkplug-seq": "the message's seq is not the previous seq + 1 (mod 256); rebirth requested",
-    "sparkplug-awaiting-rebirth": "data from a node whose rebirth is pending",
+    "malformed_payload": "the payload is not valid JSON / Sparkplug protobuf, or has an unknown shape",
+    "unknown_tag": "the metric maps to no tag of the twin (first value per name kept, the rest counted)",
+    "not_numeric": "the value is a string, object, array or a not_numeric Sparkplug/OPC UA type",
+    "nan": "the value is NaN",
+    "inf": "the value is ±Infinity",
+    "missing_value": "the value is null (JSON null, Sparkplug is_null)",
+    "unit_mismatch": "the declared unit cannot be converted to the tag's unit (or is not a unit at all)",
+    "bad_time": "the timestamp is unreadable, lacks a timezone, or looks like milliseconds",
+    "bad_quality": "the OPC UA status code of the reading is not Good",
+    "sparkplug_no_birth": "NDATA/DDATA from a node or device whose BIRTH was not seen; rebirth requested",
+    "sparkplug_unknown_alias": "a metric alias that the BIRTH did not declare; rebirth requested",
+    "sparkplug_seq": "the message's seq is not the previous seq + 1 (mod 256); rebirth requested",
+    "sparkplug_awaiting_rebirth": "data from a node whose rebirth is pending",
 }
 
 RAW_LIMIT = 4096
@@ -213,7 +215,7 @@ class TagMapper:
     ``mapping`` (from the spec's source entry) maps wire names to tags; a wire name that equals a tag
     name maps to it without an entry. Callers pass candidate names from most to least specific (e.g.
     the full topic, then its last level); the first that resolves wins. Each name that resolves to no
-    tag is rejected once with reason ``unknown-tag`` and counted afterwards in ``stats.unknown_names``,
+    tag is rejected once with reason ``unknown_tag`` and counted afterwards in ``stats.unknown_names``,
     so a chatty topic with many metrics the twin does not use cannot flood the quarantine.
     """
 
@@ -251,7 +253,7 @@ class TagMapper:
             if self.stats.unknown_names[name] > 1:
                 return None
             return self._reject(
-                "unknown-tag",
+                "unknown_tag",
                 f"{name!r} maps to no tag of twin '{self.twin.name}'; add it to "
                 f"the source's mapping or narrow the subscription (further values are counted, "
                 f"not stored)",
@@ -262,16 +264,21 @@ class TagMapper:
             )
         number = _as_number(value)
         if isinstance(number, str):
-            reason: RejectReason = "null-value" if value is None else "non-numeric"
+            reason: RejectReason = "missing_value" if value is None else "not_numeric"
             return self._reject(reason, f"value of {tag!r} {number}", time_s, value, tag, name)
         if not math.isfinite(number):
             return self._reject(
-                "not-finite", f"value of {tag!r} is {number}; send finite numbers", time_s, value, tag, name
+                "nan" if math.isnan(number) else "inf",
+                f"value of {tag!r} is {number}; send finite numbers",
+                time_s,
+                value,
+                tag,
+                name,
             )
         if unit is not None:
             converted = self._convert(tag, unit, number)
             if isinstance(converted, str):
-                return self._reject("unit-mismatch", converted, time_s, f"{value} {unit}", tag, name)
+                return self._reject("unit_mismatch", converted, time_s, f"{value} {unit}", tag, name)
             number = converted
         return Sample(tag, time_s, number, self.source)
 

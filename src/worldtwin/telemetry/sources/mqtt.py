@@ -1,6 +1,6 @@
 """MQTT live source with JSON payloads, and the paho-mqtt transport the Sparkplug source shares.
 
-Payload shapes (documented in docs/live-sources.md; anything else is rejected ``malformed-payload``):
+Payload shapes (documented in docs/live-sources.md; anything else is rejected ``malformed_payload``):
 
 * several readings at one time::
 
@@ -14,7 +14,7 @@ Payload shapes (documented in docs/live-sources.md; anything else is rejected ``
 * a JSON array of any of the objects above (a batch).
 
 ``time`` is optional (default: when the message arrived), either seconds since the Unix epoch or an
-ISO-8601 string *with* a timezone. Numbers above 1e11 are refused as ``bad-time`` (they look like
+ISO-8601 string *with* a timezone. Numbers above 1e11 are refused as ``bad_time`` (they look like
 milliseconds). A metric maps to a tag through the source's ``tags`` mapping — the full topic, then
 ``<topic>/<metric>`` for ``values`` entries, then the bare metric name — or by equalling a tag name.
 
@@ -156,7 +156,7 @@ class MqttTransport:
             samples = []
             rejects = [
                 self.mapper.reject(
-                    "malformed-payload", f"decoding failed: {exc!r}", received, raw_text(message.payload)
+                    "malformed_payload", f"decoding failed: {exc!r}", received, raw_text(message.payload)
                 )
             ]
         if self._out is not None and (samples or rejects):
@@ -195,7 +195,7 @@ def decode_json(
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         rejects.append(
             mapper.reject(
-                "malformed-payload", f"not JSON on topic {topic!r}: {exc}", received, raw_text(payload)
+                "malformed_payload", f"not JSON on topic {topic!r}: {exc}", received, raw_text(payload)
             )
         )
         return samples, rejects
@@ -218,7 +218,7 @@ def _readings(
         return
     if not isinstance(record, dict) or not ({"values", "value"} & record.keys()):
         yield mapper.reject(
-            "malformed-payload",
+            "malformed_payload",
             f"on topic {topic!r}: expected a number, an object with "
             "'values' or 'value', or an array of those",
             received,
@@ -227,13 +227,13 @@ def _readings(
         return
     stamp = parse_time(record.get("time"), received)
     if isinstance(stamp, str):
-        yield mapper.reject("bad-time", f"on topic {topic!r}: {stamp}", received, json.dumps(record)[:4096])
+        yield mapper.reject("bad_time", f"on topic {topic!r}: {stamp}", received, json.dumps(record)[:4096])
         return
     if "values" in record:
         values = record["values"]
         if not isinstance(values, dict):
             yield mapper.reject(
-                "malformed-payload",
+                "malformed_payload",
                 f"on topic {topic!r}: 'values' must be an object {{metric: value}}",
                 received,
                 json.dumps(record)[:4096],

@@ -7,11 +7,11 @@ The source runs an asyncua client on its own thread and event loop. Each session
    turned into the server's current namespace index, which is safer than a hard-coded ``ns=2``.
    A node the server does not have is reported as a source error and skipped; the others still run;
 3. reads each node's ``EngineeringUnits`` property when it has one: a unit compatible with the tag's
-   unit is converted, an incompatible one makes every value of that node a ``unit-mismatch`` reject;
+   unit is converted, an incompatible one makes every value of that node a ``unit_mismatch`` reject;
 4. subscribes to data changes at the spec's ``publishing_interval``.
 
 Each notification becomes a sample stamped with the value's SourceTimestamp (else ServerTimestamp,
-else the time of receipt); a status code that is not Good becomes a ``bad-quality`` reject. When the
+else the time of receipt); a status code that is not Good becomes a ``bad_quality`` reject. When the
 connection is lost (asyncua's watchdog notices within ``watchdog`` seconds) the session ends and the
 source reconnects after an exponential :class:`~.base.Backoff` delay, then re-subscribes.
 """
@@ -219,7 +219,7 @@ class _DataChangeHandler:
         status = value.StatusCode
         if status is not None and not status.is_good():
             reading: Any = source.mapper.reject(
-                "bad-quality",
+                "bad_quality",
                 f"{tag!r} ({node.nodeid.to_string()}) has status {status.name}",
                 stamp,
                 repr(val),

@@ -13,13 +13,13 @@ trust what it has — the rules below follow the Sparkplug 3.0 specification:
 What worldtwin does with input that breaks them (each a :class:`~.base.Reject` with the reason):
 
 =====================================  ==============================================================
-data before any BIRTH                  ``sparkplug-no-birth``; rebirth requested
-alias the BIRTH did not declare        ``sparkplug-unknown-alias``; rebirth requested
-``seq`` not previous + 1               ``sparkplug-seq``: the message's metrics are quarantined, not
+data before any BIRTH                  ``sparkplug_no_birth``; rebirth requested
+alias the BIRTH did not declare        ``sparkplug_unknown_alias``; rebirth requested
+``seq`` not previous + 1               ``sparkplug_seq``: the message's metrics are quarantined, not
                                        stored (the alias map may be stale if a birth was missed);
                                        rebirth requested
-data while that rebirth is pending     ``sparkplug-awaiting-rebirth`` (quarantined) until the NBIRTH
-payload that is not a Sparkplug        ``malformed-payload``
+data while that rebirth is pending     ``sparkplug_awaiting_rebirth`` (quarantined) until the NBIRTH
+payload that is not a Sparkplug        ``malformed_payload``
 protobuf, or a topic that is not
 ``spBv1.0/group/TYPE/node[/device]``
 =====================================  ==============================================================
@@ -245,7 +245,7 @@ class SparkplugHost:
         if topic is None:
             result.rejects.append(
                 self.mapper.reject(
-                    "malformed-payload",
+                    "malformed_payload",
                     f"topic {topic_text!r} is not spBv1.0/<group>/<TYPE>/<node>[/<device>]",
                     received,
                     raw_text(data),
@@ -259,7 +259,7 @@ class SparkplugHost:
         except DecodeError as exc:
             result.rejects.append(
                 self.mapper.reject(
-                    "malformed-payload",
+                    "malformed_payload",
                     f"{topic}: not a Sparkplug B payload ({exc})",
                     received,
                     raw_text(data),
@@ -275,7 +275,7 @@ class SparkplugHost:
             if session is not None and (bd_seq is None or session.bd_seq is None or bd_seq == session.bd_seq):
                 del self.sessions[key]
         elif session is None or session.awaiting_rebirth:
-            reason: RejectReason = "sparkplug-awaiting-rebirth" if session else "sparkplug-no-birth"
+            reason: RejectReason = "sparkplug_awaiting_rebirth" if session else "sparkplug_no_birth"
             self._quarantine_message(topic, payload, session, reason, received, result)
         elif not self._in_sequence(topic, payload, session, received, result):
             pass
@@ -284,7 +284,7 @@ class SparkplugHost:
         elif topic.type == "DDEATH":
             session.devices.discard(topic.device or "")
         elif topic.type == "DDATA" and topic.device not in session.devices:
-            self._quarantine_message(topic, payload, session, "sparkplug-no-birth", received, result)
+            self._quarantine_message(topic, payload, session, "sparkplug_no_birth", received, result)
         else:
             self._data(topic, payload, session, received, result)
         return result
@@ -328,7 +328,7 @@ class SparkplugHost:
             topic,
             payload,
             session,
-            "sparkplug-seq",
+            "sparkplug_seq",
             received,
             result,
             f"seq {got}, expected {expected}: messages were lost or reordered",
@@ -345,7 +345,7 @@ class SparkplugHost:
                 topic,
                 payload,
                 session,
-                "sparkplug-unknown-alias",
+                "sparkplug_unknown_alias",
                 received,
                 result,
                 f"alias(es) {unknown} not declared in the BIRTH",
@@ -438,8 +438,8 @@ class SparkplugHost:
 
 
 _WHY: dict[str, str] = {
-    "sparkplug-no-birth": "no BIRTH seen for this edge node or device",
-    "sparkplug-awaiting-rebirth": "waiting for the rebirth requested after an earlier error",
+    "sparkplug_no_birth": "no BIRTH seen for this edge node or device",
+    "sparkplug_awaiting_rebirth": "waiting for the rebirth requested after an earlier error",
 }
 
 
