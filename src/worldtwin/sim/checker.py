@@ -23,7 +23,6 @@ from gymnasium.utils.env_checker import check_env
 from worldtwin.errors import SimulationError
 from worldtwin.sim.env import TwinEnv, action_bounds
 
-
 _DELIBERATE = (
     r".*A Box observation space (minimum|maximum) value is -?infinity",
     r".*For Box action spaces, we recommend using a symmetric and normalized space",
