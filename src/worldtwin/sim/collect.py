@@ -47,13 +47,12 @@ def collect(
         raise SimulationError(f"unknown excitation policy {policy!r}; choose one of {', '.join(POLICIES)}")
     env = make(twin) if isinstance(twin, str) else twin
     try:
-        probe_seed, *episode_seeds = np.random.SeedSequence(seed).spawn(episodes + 1)
-        excitation = make_policy(policy, env, seed=_int(probe_seed))
+        probe_seed, seeds = episode_seeds(seed, episodes)
+        excitation = make_policy(policy, env, seed=probe_seed)
         spec = env.twin
         columns: dict[str, list[Any]] = {EPISODE: [], TIME: [], **{name: [] for name in spec.tag_names}}
         measured, actions = spec.measured_names, spec.action_names
-        for episode, sequence in enumerate(episode_seeds):
-            env_seed, policy_seed = (_int(s) for s in sequence.spawn(2))
+        for episode, (env_seed, policy_seed) in enumerate(seeds):
             obs, info = env.reset(seed=env_seed)
             excitation.reset(policy_seed)
             done = 0
@@ -85,10 +84,17 @@ def provenance(twin: str | TwinEnv, env: TwinEnv, **details: Any) -> dict[str, A
     """Metadata stored with a simulated table: what made it, from which spec, how."""
     from worldtwin import __version__
 
-    twin_id = twin if isinstance(twin, str) else getattr(env, "registry_id", env.twin.name)
+    twin_id = twin if isinstance(twin, str) else (env.registry_id or env.twin.name)
     return {"twin": twin_id, "spec_hash": env.twin.spec_hash(), "source": "simulation", **details,
             "worldtwin_version": __version__}
 
 
-def _int(sequence: np.random.SeedSequence) -> int:
+def episode_seeds(seed: int, episodes: int) -> tuple[int, list[tuple[int, int]]]:
+    """The bump-test seed and, per episode, the (env, policy) seeds that :func:`collect` uses."""
+    probe, *per_episode = np.random.SeedSequence(seed).spawn(episodes + 1)
+    pairs = (sequence.spawn(2) for sequence in per_episode)
+    return _draw(probe), [(_draw(env_seq), _draw(policy_seq)) for env_seq, policy_seq in pairs]
+
+
+def _draw(sequence: np.random.SeedSequence) -> int:
     return int(sequence.generate_state(1)[0])

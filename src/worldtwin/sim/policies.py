@@ -19,7 +19,8 @@ toward each hard limit bounds open-loop moves.
     a PI controller tuned from the bump test (SIMC rules, Skogestad 2003), with setpoint steps
     (ramped) around the objective's target. Closed-loop operation explores regions open-loop moves
     cannot reach safely (an open-loop unstable operating point, say). Unpaired actions random-walk.
-    Twins without setpoint objectives get the tag their first action moves most, around its nominal value.
+    Twins without setpoint objectives get the tag their first action moves most, around its nominal
+    value; actions whose step response never settled (a drifting or oscillating plant) are not paired.
 ``closed-loop-dither``
     ``pid`` with rarer setpoint steps and a binary dither added to every controller output, so
     actions and outputs stay informative while the loop holds the plant near its target.
@@ -262,7 +263,8 @@ def _pair_loops(twin: Twin, profile: PlantProfile) -> list[Loop]:
     loops: list[Loop] = []
     used: set[int] = set()
     for tag, target in wanted:
-        options = [j for j in range(span.size) if j not in used and normalized[tag, j] > 1e-3]
+        options = [j for j in range(span.size)
+                   if j not in used and profile.settled[j] and normalized[tag, j] > 1e-3]
         if not options:
             continue
         j = max(options, key=lambda a: normalized[tag, a])

@@ -41,7 +41,7 @@ class PlantProfile:
     measured: tuple[str, ...]
     """Measured tag names (rows of ``gain``, entries of ``nominal`` and ``scale``)."""
     nominal: np.ndarray
-    """Measured values at the end of the baseline run (the plant's default operating point)."""
+    """Mean measured values over the last quarter of the baseline run (the default operating point)."""
     scale: np.ndarray
     """A typical size of each measured tag: its range width, else its baseline magnitude."""
     gain: np.ndarray
@@ -51,6 +51,9 @@ class PlantProfile:
     (the run length where a tag did not respond)."""
     time_constant: np.ndarray
     """(n_actions,): the response time of the tag each action moves most (its dominant time constant)."""
+    settled: np.ndarray
+    """(n_actions,): whether each action's step response settled within the probe (else its gains
+    and time constant describe a plant that drifts or oscillates, and feedback cannot be tuned from them)."""
     safe_up: np.ndarray
     """(n_actions,): how far above its default each action may go in open loop (action units)."""
     safe_down: np.ndarray
@@ -110,7 +113,7 @@ def probe_plant(env: TwinEnv, *, seed: int = 0, amplitude: float = 0.05, horizon
             break
         horizon *= 2
 
-    nominal = baseline[-1]
+    nominal = baseline[(3 * len(baseline)) // 4 :].mean(axis=0)  # an average, for plants that never settle
     gain = np.zeros((nominal.size, n_act))
     response_time = np.full((nominal.size, n_act), horizon * twin.sample_period)
     time_constant = np.full(n_act, horizon * twin.sample_period / 4.0)
@@ -136,7 +139,8 @@ def probe_plant(env: TwinEnv, *, seed: int = 0, amplitude: float = 0.05, horizon
         safe_down = np.where(direction < 0, np.minimum(safe_down, SAFETY_MARGIN * reach), safe_down)
 
     return PlantProfile(measured=tuple(twin.measured_names), nominal=nominal, scale=scale, gain=gain,
-                        response_time=response_time, time_constant=time_constant, safe_up=np.asarray(safe_up), safe_down=np.asarray(safe_down),
+                        response_time=response_time, time_constant=time_constant,
+                        settled=np.array([_settled(r, scale) for r in responses]), safe_up=np.asarray(safe_up), safe_down=np.asarray(safe_down),
                         sample_period=twin.sample_period)
 
 

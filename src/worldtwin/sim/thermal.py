@@ -52,7 +52,7 @@ class ThermalParams:
     heat_capacity: float = 4180.0  # cp [J/(kg·K)]
     loss_coefficient: float = 8.0  # UA per node [W/K]
     conduction: float = 50.0  # G_cond, mixing conductance between nodes [W/K]
-    buoyant_mixing: float = 5000.0  # G_buoy, plume mixing when the bottom is hotter [W/K]
+    buoyant_mixing: float = 50000.0  # G_buoy, plume mixing when the bottom is hotter [W/K]
     inversion_width: float = 0.5  # δ of the smooth buoyancy switch [K]
     heater_efficiency: float = 0.98  # η [-]
     return_temperature: float = 40.0  # T_ret of the consumer return [°C]
