@@ -18,8 +18,20 @@ def test_twins_lists_every_registered_twin(cli) -> None:
 
 def test_simulate_writes_a_parquet_table_with_provenance(cli, tmp_path: Path) -> None:
     out = tmp_path / "cstr.parquet"
-    result = cli("simulate", "worldtwin/cstr-v1", "--episodes", "2", "--steps", "150", "--policy", "pid",
-                 "--seed", "5", "--out", str(out))
+    result = cli(
+        "simulate",
+        "worldtwin/cstr-v1",
+        "--episodes",
+        "2",
+        "--steps",
+        "150",
+        "--policy",
+        "pid",
+        "--seed",
+        "5",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     frame = read_table(out)
     spec = spec_of("worldtwin/cstr-v1")

@@ -20,6 +20,7 @@ def test_twin_conforms(twin_id: str) -> None:
 @pytest.mark.parametrize("twin_id", registered())
 def test_seed_decides_the_trajectory(twin_id: str) -> None:
     """Same seed, same trajectory (twice on one instance, and on a fresh one); another seed, another."""
+
     def trajectory(env, seed: int) -> np.ndarray:
         obs, _ = env.reset(seed=seed)
         action_rng = np.random.default_rng(0)

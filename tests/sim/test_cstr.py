@@ -46,8 +46,8 @@ def test_rates_reproduce_the_textbook_steady_states(guess, expected) -> None:
 
 def test_initial_state_is_the_documented_steady_state() -> None:
     ca, t = steady_state((STEADY_CA, STEADY_T))
-    assert STEADY_CA == pytest.approx(ca, abs=1e-4)
-    assert STEADY_T == pytest.approx(t, abs=0.01)
+    assert pytest.approx(ca, abs=1e-4) == STEADY_CA
+    assert pytest.approx(t, abs=0.01) == STEADY_T
 
 
 def test_transition_matches_solve_ivp_over_1000_steps_with_varying_actions() -> None:
@@ -57,7 +57,9 @@ def test_transition_matches_solve_ivp_over_1000_steps_with_varying_actions() -> 
     rng = np.random.default_rng(0)
     state = initial_state(params, rng, 1)
     choices = np.random.default_rng(1)
-    actions = np.repeat(np.column_stack([choices.uniform(290, 306, 50), choices.uniform(85, 115, 50)]), 20, axis=0)
+    actions = np.repeat(
+        np.column_stack([choices.uniform(290, 306, 50), choices.uniform(85, 115, 50)]), 20, axis=0
+    )
     reference = state[0, :2].copy()
     worst = 0.0
     temperatures = []
@@ -67,7 +69,9 @@ def test_transition_matches_solve_ivp_over_1000_steps_with_varying_actions() -> 
         def rhs(_t: float, x: np.ndarray, tc: float = tc, q: float = q) -> list[float]:
             return [float(v) for v in reactor_rates(x[0], x[1], 1.0, 350.0, tc, q, params)]
 
-        solution = solve_ivp(rhs, (0.0, params.sample_minutes), reference, method="DOP853", rtol=1e-10, atol=1e-12)
+        solution = solve_ivp(
+            rhs, (0.0, params.sample_minutes), reference, method="DOP853", rtol=1e-10, atol=1e-12
+        )
         assert solution.success
         reference = solution.y[:, -1]
         worst = max(worst, float(np.max(np.abs(state[0, :2] - reference) / np.abs(reference))))
@@ -79,9 +83,9 @@ def test_transition_matches_solve_ivp_over_1000_steps_with_varying_actions() -> 
 
 def test_transition_is_vectorised_row_by_row() -> None:
     params = NOMINAL.noiseless()
-    states = initial_state(params, np.random.default_rng(0), 3) + np.array([[0.0, 0.0, 0, 0, 0, 0],
-                                                                           [-0.3, 25.0, 0, 0, 0, 0],
-                                                                           [-0.6, 50.0, 0, 0, 0, 0]])
+    states = initial_state(params, np.random.default_rng(0), 3) + np.array(
+        [[0.0, 0.0, 0, 0, 0, 0], [-0.3, 25.0, 0, 0, 0, 0], [-0.6, 50.0, 0, 0, 0, 0]]
+    )
     actions = np.array([[295.0, 90.0], [300.0, 100.0], [305.0, 110.0]])
     batch = transition(states, actions, params, np.random.default_rng(1))
     for row in range(3):
@@ -109,8 +113,10 @@ def test_feed_disturbances_drift_and_step_around_nominal() -> None:
         state = transition(state, action, NOMINAL, rng)
         feed.append(state[:, 2:4].copy())
     feed_array = np.asarray(feed)
-    expected_std = np.hypot([NOMINAL.feed_concentration_drift, NOMINAL.feed_temperature_drift],
-                            [NOMINAL.feed_concentration_step, NOMINAL.feed_temperature_step])
+    expected_std = np.hypot(
+        [NOMINAL.feed_concentration_drift, NOMINAL.feed_temperature_drift],
+        [NOMINAL.feed_concentration_step, NOMINAL.feed_temperature_step],
+    )
     spread = feed_array.reshape(-1, 2).std(axis=0)
     np.testing.assert_allclose(spread, expected_std, rtol=0.25)
     mean = feed_array.reshape(-1, 2).mean(axis=0)
@@ -134,7 +140,7 @@ def test_env_runs_at_the_specs_sample_period_and_trips_on_runaway() -> None:
     env = make("worldtwin/cstr-v1")
     assert env.params.sample_minutes == pytest.approx(env.twin.sample_period / 60.0)
     env.reset(seed=0)
-    for step in range(600):
+    for step in range(600):  # noqa: B007 (read after the loop)
         _, _, terminated, _, info = env.step(np.array([315.0, 120.0]))  # hot coolant, high feed: runaway
         if terminated:
             break
@@ -144,7 +150,7 @@ def test_env_runs_at_the_specs_sample_period_and_trips_on_runaway() -> None:
 
 def test_env_holds_the_default_operating_point() -> None:
     env = make("worldtwin/cstr-v1")
-    obs, info = env.reset(seed=1)
+    obs, _ = env.reset(seed=1)
     for _ in range(300):
         obs, *_ = env.step(np.array([300.0, 100.0]))
     temperature = obs[env.twin.measured_names.index("T")]
@@ -153,8 +159,12 @@ def test_env_holds_the_default_operating_point() -> None:
 
 def test_env_refuses_a_spec_that_renames_its_tags() -> None:
     spec = spec_of("worldtwin/cstr-v1")
-    renamed = spec.model_copy(update={"tags": [t.model_copy(update={"name": "Temp"}) if t.name == "T" else t
-                                               for t in spec.tags],
-                                      "limits": [], "objectives": []})
+    renamed = spec.model_copy(
+        update={
+            "tags": [t.model_copy(update={"name": "Temp"}) if t.name == "T" else t for t in spec.tags],
+            "limits": [],
+            "objectives": [],
+        }
+    )
     with pytest.raises(SpecError, match="measures exactly the tags"):
         CSTREnv(renamed)

@@ -18,7 +18,7 @@ pytest.importorskip("fmpy", reason="the fmu extra (fmpy) is part of the dev inst
 builder = pytest.importorskip("pythonfmu.builder", reason="pythonfmu is part of the dev install")
 
 # A lumped electric heater: C·dT/dt = P − UA·(T − T_amb), stepped with its exact solution.
-HEATER_SOURCE = '''
+HEATER_SOURCE = """
 import math
 from pythonfmu import Fmi2Causality, Fmi2Slave, Fmi2Variability, Real
 
@@ -36,14 +36,15 @@ class WtHeater(Fmi2Slave):
         self.ua = 10.0
         self.register_variable(Real("power", causality=Fmi2Causality.input))
         self.register_variable(Real("temperature", causality=Fmi2Causality.output))
-        self.register_variable(Real("ambient", causality=Fmi2Causality.parameter, variability=Fmi2Variability.tunable))
+        tunable = Fmi2Variability.tunable
+        self.register_variable(Real("ambient", causality=Fmi2Causality.parameter, variability=tunable))
 
     def do_step(self, current_time, step_size):
         settled = self.ambient + self.power / self.ua
         decay = math.exp(-self.ua * step_size / self.capacity)
         self.temperature = settled + (self.temperature - settled) * decay
         return True
-'''
+"""
 CAPACITY, UA, AMBIENT = 5.0e4, 10.0, 293.15
 UNIT_DEFINITIONS = (
     '<UnitDefinitions><Unit name="W"><BaseUnit kg="1" m="2" s="-3"/></Unit>'
@@ -114,8 +115,12 @@ def test_steps_follow_the_fmus_dynamics(heater_fmu: Path) -> None:
 
 
 def test_start_values_set_parameters(heater_fmu: Path) -> None:
-    env = FmuTwinEnv(heater_fmu, sample_period=60.0, action_bounds={"power": (0.0, 1500.0)},
-                     start_values={"ambient": 280.0})
+    env = FmuTwinEnv(
+        heater_fmu,
+        sample_period=60.0,
+        action_bounds={"power": (0.0, 1500.0)},
+        start_values={"ambient": 280.0},
+    )
     try:
         obs, _ = env.reset(seed=0)
         obs, *_ = env.step(np.array([0.0]))
@@ -149,7 +154,9 @@ def test_bad_arguments_are_reported(heater_fmu: Path, tmp_path: Path) -> None:
     with pytest.raises(SimulationError, match=r"\['flow'\] are not inputs"):
         FmuTwinEnv(heater_fmu, sample_period=1.0, inputs=["flow"])
     with pytest.raises(SimulationError, match="start_values names unknown variables"):
-        FmuTwinEnv(heater_fmu, sample_period=1.0, action_bounds={"power": (0.0, 1.0)}, start_values={"x": 1.0})
+        FmuTwinEnv(
+            heater_fmu, sample_period=1.0, action_bounds={"power": (0.0, 1.0)}, start_values={"x": 1.0}
+        )
     not_fmu = tmp_path / "broken.fmu"
     not_fmu.write_text("not a zip", encoding="utf-8")
     with pytest.raises(SimulationError, match="cannot read the FMU's model description"):

@@ -25,7 +25,7 @@ def test_pendulum_spec_comes_from_its_spaces() -> None:
 
 def test_reward_and_dynamics_pass_through_unchanged() -> None:
     env = make("gym/pendulum-v1")
-    obs, info = env.reset(seed=4)
+    obs, _ = env.reset(seed=4)
     inner = gym.make("Pendulum-v1")
     inner.reset(seed=0)
     inner.unwrapped.state = np.array([np.arctan2(obs[1], obs[0]), obs[2]])  # start where the twin starts
@@ -85,7 +85,7 @@ def test_dict_env_instance_is_refused() -> None:
 
 
 def test_wrong_number_of_names_is_reported() -> None:
-    with pytest.raises(SimulationError, match="obs_names has 2 names.*exactly 3"):
+    with pytest.raises(SimulationError, match=r"obs_names has 2 names.*exactly 3"):
         GymTwinEnv("Pendulum-v1", obs_names=["a", "b"])
 
 

@@ -20,7 +20,9 @@ def cstr_profile(cstr: TwinEnv) -> PlantProfile:
     return probe_plant(cstr, seed=0)
 
 
-def rollout(env: TwinEnv, policy: ExcitationPolicy, episodes: int, steps: int) -> tuple[np.ndarray, np.ndarray, int]:
+def rollout(
+    env: TwinEnv, policy: ExcitationPolicy, episodes: int, steps: int
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Observations, applied actions and the number of episodes that ended early.
 
     Checks on the way that every action is inside bounds and rate limits (the env clips nothing).
@@ -45,7 +47,9 @@ def rollout(env: TwinEnv, policy: ExcitationPolicy, episodes: int, steps: int) -
     return np.asarray(observations), np.asarray(actions), ended
 
 
-def test_bump_test_finds_the_reactors_gains_time_constants_and_fold(cstr: TwinEnv, cstr_profile: PlantProfile):
+def test_bump_test_finds_the_reactors_gains_time_constants_and_fold(
+    cstr: TwinEnv, cstr_profile: PlantProfile
+):
     names = list(cstr_profile.measured)
     temperature, feed_temperature = names.index("T"), names.index("Tf")
     assert cstr_profile.gain[temperature, 0] == pytest.approx(2.1, abs=0.3)  # K of T per K of Tc, low branch
@@ -130,5 +134,7 @@ def test_policies_work_without_limits_or_setpoint_objectives() -> None:
 
 
 def test_unknown_policy_is_a_clear_error(cstr, cstr_profile) -> None:
-    with pytest.raises(SimulationError, match="unknown excitation policy 'bang-bang'; choose one of random-walk"):
+    with pytest.raises(
+        SimulationError, match="unknown excitation policy 'bang-bang'; choose one of random-walk"
+    ):
         make_policy("bang-bang", cstr, profile=cstr_profile)

@@ -73,7 +73,8 @@ def test_price_is_the_hourly_profile_times_the_episode_factor() -> None:
     np.testing.assert_allclose(hours, PRICE_PROFILE * factor)
     state[0, 2] = DAY + 7.5 * 3600.0  # the next day repeats the shape
     assert observe(state, np.array([[0.0]]), NOMINAL, np.random.default_rng(0))["price"][0] == pytest.approx(
-        PRICE_PROFILE[7] * factor)
+        PRICE_PROFILE[7] * factor
+    )
 
 
 def test_energy_cost_is_power_times_price() -> None:

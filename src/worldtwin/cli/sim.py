@@ -38,13 +38,20 @@ def twins() -> None:
     for twin_id in registered():
         spec = spec_of(twin_id)
         description = entry(twin_id).description or spec.metadata.title
-        table.add_row(twin_id, description, str(len(spec.tags)), str(len(spec.action_names)),
-                      f"{spec.sample_period:g} s")
+        table.add_row(
+            twin_id,
+            description,
+            str(len(spec.tags)),
+            str(len(spec.action_names)),
+            f"{spec.sample_period:g} s",
+        )
     console.print(table)
 
 
 def simulate(
-    twin: Annotated[str, typer.Argument(help="Registered twin id, e.g. worldtwin/cstr-v1 ('worldtwin twins').")],
+    twin: Annotated[
+        str, typer.Argument(help="Registered twin id, e.g. worldtwin/cstr-v1 ('worldtwin twins').")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Trajectory table to write (.parquet or .csv).")],
     episodes: Annotated[int, typer.Option(min=1, help="Number of episodes.")] = 1,
     steps: Annotated[int, typer.Option(min=1, help="Steps (samples) per episode.")] = 1000,
@@ -69,14 +76,22 @@ def simulate(
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise SimulationError(f"unknown policy {policy!r}; {hint}choose one of {', '.join(POLICIES)}")
     if out.suffix.lower() not in SUFFIXES:
-        raise DataError(f"--out {str(out)!r}: unsupported file type {out.suffix or '(none)'!r}; "
-                        f"use one of {', '.join(SUFFIXES)}, e.g. --out data.parquet")
+        raise DataError(
+            f"--out {str(out)!r}: unsupported file type {out.suffix or '(none)'!r}; "
+            f"use one of {', '.join(SUFFIXES)}, e.g. --out data.parquet"
+        )
 
     started = time.perf_counter()
     with progress() as bar:
         task = bar.add_task(f"{twin} · {policy}", total=episodes * steps)
-        frame = collect(twin, episodes=episodes, steps=steps, policy=policy, seed=seed,
-                        progress=lambda n: bar.advance(task, n))
+        frame = collect(
+            twin,
+            episodes=episodes,
+            steps=steps,
+            policy=policy,
+            seed=seed,
+            progress=lambda n: bar.advance(task, n),
+        )
     elapsed = time.perf_counter() - started
     metadata = frame.attrs["worldtwin"]
     write_table(frame, out, metadata)

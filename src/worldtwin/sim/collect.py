@@ -40,9 +40,11 @@ def collect(
     seed: int = 0,
     progress: ProgressCallback | None = None,
 ) -> pd.DataFrame:
-    """Simulate ``episodes`` × ``steps`` samples of ``twin`` (a registered id or a ``TwinEnv``) under ``policy``."""
+    """Simulate ``episodes`` × ``steps`` samples of ``twin`` (an id or a ``TwinEnv``) under ``policy``."""
     if episodes < 1 or steps < 1:
-        raise SimulationError(f"episodes and steps must be at least 1 (got episodes={episodes}, steps={steps})")
+        raise SimulationError(
+            f"episodes and steps must be at least 1 (got episodes={episodes}, steps={steps})"
+        )
     if policy not in POLICIES:
         raise SimulationError(f"unknown excitation policy {policy!r}; choose one of {', '.join(POLICIES)}")
     env = make(twin) if isinstance(twin, str) else twin
@@ -85,8 +87,13 @@ def provenance(twin: str | TwinEnv, env: TwinEnv, **details: Any) -> dict[str, A
     from worldtwin import __version__
 
     twin_id = twin if isinstance(twin, str) else (env.registry_id or env.twin.name)
-    return {"twin": twin_id, "spec_hash": env.twin.spec_hash(), "source": "simulation", **details,
-            "worldtwin_version": __version__}
+    return {
+        "twin": twin_id,
+        "spec_hash": env.twin.spec_hash(),
+        "source": "simulation",
+        **details,
+        "worldtwin_version": __version__,
+    }
 
 
 def episode_seeds(seed: int, episodes: int) -> tuple[int, list[tuple[int, int]]]:

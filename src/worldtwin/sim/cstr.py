@@ -78,23 +78,37 @@ class CSTRParams:
 
     def noiseless(self) -> CSTRParams:
         """The same plant without measurement noise, feed disturbances or random initial states."""
-        return replace(self, step_minutes=float("inf"), feed_concentration_drift=0.0, feed_temperature_drift=0.0,
-                       feed_concentration_step=0.0, feed_temperature_step=0.0, initial_concentration_spread=0.0,
-                       initial_temperature_spread=0.0, concentration_noise=0.0, temperature_noise=0.0)
+        return replace(
+            self,
+            step_minutes=float("inf"),
+            feed_concentration_drift=0.0,
+            feed_temperature_drift=0.0,
+            feed_concentration_step=0.0,
+            feed_temperature_step=0.0,
+            initial_concentration_spread=0.0,
+            initial_temperature_spread=0.0,
+            concentration_noise=0.0,
+            temperature_noise=0.0,
+        )
 
 
 STATE = ("Ca", "T", "Caf", "Tf", "Caf_level", "Tf_level")
-"""State vector: reactor Ca [mol/L] and T [K], feed Caf [mol/L] and Tf [K], and the feed levels they drift around."""
+"""State: reactor Ca [mol/L] and T [K], feed Caf [mol/L] and Tf [K], the feed levels they drift around."""
 
 
-def reactor_rates(ca: Array, t: Array, caf: Array, tf: Array, tc: Array, q: Array,
-                  p: CSTRParams) -> tuple[Array, Array]:
+def reactor_rates(
+    ca: Array, t: Array, caf: Array, tf: Array, tc: Array, q: Array, p: CSTRParams
+) -> tuple[Array, Array]:
     """dCa/dt [mol/(L·min)] and dT/dt [K/min] of the reactor (the balances in the module docstring)."""
     rate = p.rate_constant * np.exp(-p.activation_temperature / t) * ca  # mol/(L·min)
     dilution = q / p.volume  # 1/min
     heat = p.density * p.heat_capacity  # J/(L·K)
     dca = dilution * (caf - ca) - rate
-    dt = dilution * (tf - t) - p.reaction_enthalpy / heat * rate + p.heat_transfer / (p.volume * heat) * (tc - t)
+    dt = (
+        dilution * (tf - t)
+        - p.reaction_enthalpy / heat * rate
+        + p.heat_transfer / (p.volume * heat) * (tc - t)
+    )
     return dca, dt
 
 
@@ -104,8 +118,11 @@ def fastest_rate(ca: Array, t: Array, q: Array, p: CSTRParams) -> Array:
     k = p.rate_constant * np.exp(-p.activation_temperature / t)
     heat = p.density * p.heat_capacity
     beta = -p.reaction_enthalpy / heat
-    return q / p.volume + p.heat_transfer / (p.volume * heat) + k * (1.0 + beta * p.activation_temperature
-                                                                     / (t * t) * np.abs(ca))
+    return (
+        q / p.volume
+        + p.heat_transfer / (p.volume * heat)
+        + k * (1.0 + beta * p.activation_temperature / (t * t) * np.abs(ca))
+    )
 
 
 def initial_state(params: CSTRParams, rng: np.random.Generator, batch: int) -> Array:
@@ -113,14 +130,17 @@ def initial_state(params: CSTRParams, rng: np.random.Generator, batch: int) -> A
     z = rng.standard_normal((batch, 6))
     caf_level = params.feed_concentration + params.feed_concentration_step * z[:, 4]
     tf_level = params.feed_temperature + params.feed_temperature_step * z[:, 5]
-    return np.stack([
-        STEADY_CA + params.initial_concentration_spread * z[:, 0],
-        STEADY_T + params.initial_temperature_spread * z[:, 1],
-        caf_level + params.feed_concentration_drift * z[:, 2],
-        tf_level + params.feed_temperature_drift * z[:, 3],
-        caf_level,
-        tf_level,
-    ], axis=1)
+    return np.stack(
+        [
+            STEADY_CA + params.initial_concentration_spread * z[:, 0],
+            STEADY_T + params.initial_temperature_spread * z[:, 1],
+            caf_level + params.feed_concentration_drift * z[:, 2],
+            tf_level + params.feed_temperature_drift * z[:, 3],
+            caf_level,
+            tf_level,
+        ],
+        axis=1,
+    )
 
 
 def transition(state: Array, action: Array, params: CSTRParams, rng: np.random.Generator) -> Array:
@@ -134,10 +154,18 @@ def transition(state: Array, action: Array, params: CSTRParams, rng: np.random.G
     caf, tf = state[:, 2], state[:, 3]
 
     def derivative(x: Array) -> Array:
-        return np.stack(reactor_rates(x[:, 0], x[:, 1], caf, tf, tc, q, params), axis=1)
+        rates = np.empty_like(x)
+        rates[:, 0], rates[:, 1] = reactor_rates(x[:, 0], x[:, 1], caf, tf, tc, q, params)
+        return rates
 
-    reactor = rk4(derivative, state[:, :2], params.sample_minutes, params.substeps,
-                  stiffness=lambda x: fastest_rate(x[:, 0], x[:, 1], q, params), safety=params.step_safety)
+    reactor = rk4(
+        derivative,
+        state[:, :2],
+        params.sample_minutes,
+        params.substeps,
+        stiffness=lambda x: fastest_rate(x[:, 0], x[:, 1], q, params),
+        safety=params.step_safety,
+    )
 
     z = rng.standard_normal((state.shape[0], 4))
     jump = rng.random((state.shape[0], 1)) < -np.expm1(-params.sample_minutes / params.step_minutes)
@@ -177,7 +205,12 @@ class CSTREnv(PhysicsTwinEnv[CSTRParams]):
     transition = staticmethod(transition)
     observe = staticmethod(observe)
 
-    def __init__(self, twin: Twin, params: CSTRParams | None = None, max_episode_steps: int | None = None,
-                 **overrides: Any) -> None:
+    def __init__(
+        self,
+        twin: Twin,
+        params: CSTRParams | None = None,
+        max_episode_steps: int | None = None,
+        **overrides: Any,
+    ) -> None:
         params = replace(params or CSTRParams(), sample_minutes=twin.sample_period / 60.0, **overrides)
         super().__init__(twin, params, max_episode_steps=max_episode_steps)

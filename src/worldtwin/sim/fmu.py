@@ -54,29 +54,40 @@ class FmuTwinEnv(TwinEnv):
         try:
             description = fmpy.read_model_description(str(self.path))
         except Exception as exc:  # fmpy raises plain Exception for malformed archives and XML
-            raise SimulationError(f"{self.path}: cannot read the FMU's model description ({exc}); "
-                                  "is it an FMI 2.0 .fmu archive?") from None
+            raise SimulationError(
+                f"{self.path}: cannot read the FMU's model description ({exc}); "
+                "is it an FMI 2.0 .fmu archive?"
+            ) from None
         if description.fmiVersion != "2.0" or description.coSimulation is None:
-            raise SimulationError(f"{self.path}: FMI {description.fmiVersion} FMU without an FMI 2.0 co-simulation "
-                                  "interface; export it as FMI 2.0 co-simulation")
+            raise SimulationError(
+                f"{self.path}: FMI {description.fmiVersion} FMU without an FMI 2.0 co-simulation "
+                "interface; export it as FMI 2.0 co-simulation"
+            )
         variables = {v.name: v for v in description.modelVariables}
         self._inputs = _select(variables, inputs, "input", ("Real",), self.path)
         self._outputs = _select(variables, outputs, "output", ("Real", "Integer"), self.path)
         unknown = sorted(set(start_values or {}) - set(variables))
         if unknown:
-            raise SimulationError(f"{self.path}: start_values names unknown variables {unknown}; "
-                                  f"the FMU has {sorted(variables)}")
+            raise SimulationError(
+                f"{self.path}: start_values names unknown variables {unknown}; "
+                f"the FMU has {sorted(variables)}"
+            )
         if sample_period is None:
             experiment = description.defaultExperiment
             step = getattr(experiment, "stepSize", None) if experiment is not None else None
             if step is None:
-                raise SimulationError(f"{self.path}: the FMU declares no default step size; pass sample_period=<seconds>")
+                raise SimulationError(
+                    f"{self.path}: the FMU declares no default step size; pass sample_period=<seconds>"
+                )
             sample_period = float(step)
-        twin = _spec(description, self._inputs, self._outputs, dict(action_bounds or {}), sample_period, self.path)
+        twin = _spec(
+            description, self._inputs, self._outputs, dict(action_bounds or {}), sample_period, self.path
+        )
         super().__init__(twin, max_episode_steps=max_episode_steps)
 
-        self._start_values = {variables[name].valueReference: float(value)
-                              for name, value in (start_values or {}).items()}
+        self._start_values = {
+            variables[name].valueReference: float(value) for name, value in (start_values or {}).items()
+        }
         self._input_refs = [v.valueReference for v in self._inputs]
         self._real_outputs = [v.valueReference for v in self._outputs if v.type == "Real"]
         self._integer_outputs = [v.valueReference for v in self._outputs if v.type == "Integer"]
@@ -86,8 +97,12 @@ class FmuTwinEnv(TwinEnv):
         fmpy.extract(str(self.path), self._unzipped)
         from fmpy.fmi2 import FMU2Slave
 
-        self._fmu = FMU2Slave(guid=description.guid, unzipDirectory=self._unzipped,
-                              modelIdentifier=description.coSimulation.modelIdentifier, instanceName=twin.name)
+        self._fmu = FMU2Slave(
+            guid=description.guid,
+            unzipDirectory=self._unzipped,
+            modelIdentifier=description.coSimulation.modelIdentifier,
+            instanceName=twin.name,
+        )
         self._instantiated = False
         self._clock = 0.0
 
@@ -110,7 +125,9 @@ class FmuTwinEnv(TwinEnv):
     def _advance(self, action: np.ndarray) -> dict[str, float]:
         with _fmi_errors(self.path, f"doStep at t = {self._clock:g} s"):
             self._fmu.setReal(self._input_refs, action.tolist())
-            self._fmu.doStep(currentCommunicationPoint=self._clock, communicationStepSize=self.twin.sample_period)
+            self._fmu.doStep(
+                currentCommunicationPoint=self._clock, communicationStepSize=self.twin.sample_period
+            )
         self._clock += self.twin.sample_period
         return self._read()
 
@@ -120,7 +137,9 @@ class FmuTwinEnv(TwinEnv):
             if self._real_outputs:
                 values.update(zip(self._real_outputs, self._fmu.getReal(self._real_outputs), strict=True))
             if self._integer_outputs:
-                values.update(zip(self._integer_outputs, self._fmu.getInteger(self._integer_outputs), strict=True))
+                values.update(
+                    zip(self._integer_outputs, self._fmu.getInteger(self._integer_outputs), strict=True)
+                )
         return {name: float(values[ref]) for name, ref in self._output_tags}
 
     def close(self) -> None:
@@ -143,32 +162,51 @@ def _fmi_errors(path: Path, doing: str) -> Iterator[None]:
         raise SimulationError(f"{path}: the FMU failed while {doing}: {exc}") from None
 
 
-def _select(variables: Mapping[str, Any], wanted: Sequence[str] | None, causality: str,
-            types: tuple[str, ...], path: Path) -> list[Any]:
+def _select(
+    variables: Mapping[str, Any],
+    wanted: Sequence[str] | None,
+    causality: str,
+    types: tuple[str, ...],
+    path: Path,
+) -> list[Any]:
     """The FMU variables of one causality, all of them or the ``wanted`` ones, all of usable type."""
     candidates = [v for v in variables.values() if v.causality == causality]
     if wanted is not None:
         missing = [name for name in wanted if name not in {v.name for v in candidates}]
         if missing:
-            raise SimulationError(f"{path}: {missing} are not {causality}s of the FMU; its {causality}s are "
-                                  f"{[v.name for v in candidates]}")
+            raise SimulationError(
+                f"{path}: {missing} are not {causality}s of the FMU; its {causality}s are "
+                f"{[v.name for v in candidates]}"
+            )
         candidates = [v for v in candidates if v.name in set(wanted)]
     unusable = [f"{v.name} ({v.type})" for v in candidates if v.type not in types]
     if unusable:
-        raise SimulationError(f"{path}: {causality}s {unusable} are not {' or '.join(types)}; a twin needs numeric "
-                              f"{causality}s. Pass {causality}s=[...] naming the ones to use")
+        raise SimulationError(
+            f"{path}: {causality}s {unusable} are not {' or '.join(types)}; a twin needs numeric "
+            f"{causality}s. Pass {causality}s=[...] naming the ones to use"
+        )
     if not candidates:
         role = "actions (Real inputs)" if causality == "input" else "observations (outputs)"
-        raise SimulationError(f"{path}: the FMU has no {causality}s; a twin needs at least one, for its {role}")
+        raise SimulationError(
+            f"{path}: the FMU has no {causality}s; a twin needs at least one, for its {role}"
+        )
     return candidates
 
 
-def _spec(description: Any, inputs: list[Any], outputs: list[Any], bounds: dict[str, tuple[float, float]],
-          sample_period: float, path: Path) -> Twin:
+def _spec(
+    description: Any,
+    inputs: list[Any],
+    outputs: list[Any],
+    bounds: dict[str, tuple[float, float]],
+    sample_period: float,
+    path: Path,
+) -> Twin:
     unknown = sorted(set(bounds) - {v.name for v in inputs})
     if unknown:
-        raise SimulationError(f"{path}: action_bounds names {unknown}, which are not inputs of the FMU; "
-                              f"its inputs are {[v.name for v in inputs]}")
+        raise SimulationError(
+            f"{path}: action_bounds names {unknown}, which are not inputs of the FMU; "
+            f"its inputs are {[v.name for v in inputs]}"
+        )
     tags: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
     for variable in outputs:
@@ -177,8 +215,10 @@ def _spec(description: Any, inputs: list[Any], outputs: list[Any], bounds: dict[
         declared = _declared_range(variable)
         chosen = bounds.get(variable.name) or declared
         if chosen is None:
-            raise SimulationError(f"{path}: input {variable.name!r} declares no min/max; pass "
-                                  f"action_bounds={{{variable.name!r}: (low, high)}} with its safe bounds")
+            raise SimulationError(
+                f"{path}: input {variable.name!r} declares no min/max; pass "
+                f"action_bounds={{{variable.name!r}: (low, high)}} with its safe bounds"
+            )
         lo, hi = float(chosen[0]), float(chosen[1])
         tag_range = [min(lo, declared[0]), max(hi, declared[1])] if declared else [lo, hi]
         tags.append({**_tag(variable), "kind": "action", "range": tag_range})
@@ -189,8 +229,11 @@ def _spec(description: Any, inputs: list[Any], outputs: list[Any], bounds: dict[
         actions.append(action)
     name = re.sub(r"[^a-z0-9_\-]+", "-", str(description.modelName).lower()).strip("-_") or "fmu"
     data = {
-        "metadata": {"name": f"fmu-{name}", "title": f"FMU {description.modelName}",
-                     "description": (description.description or "") + f" (FMU {path.name})"},
+        "metadata": {
+            "name": f"fmu-{name}",
+            "title": f"FMU {description.modelName}",
+            "description": (description.description or "") + f" (FMU {path.name})",
+        },
         "sample_period": sample_period,
         "tags": [{k: v for k, v in tag.items() if v not in (None, "")} for tag in tags],
         "actions": actions,
@@ -214,8 +257,12 @@ def _tag(variable: Any) -> dict[str, Any]:
 
 def _declared_range(variable: Any) -> list[float] | None:
     declared = variable.declaredType
-    lo = _number(variable.min if variable.min is not None else (declared.min if declared is not None else None))
-    hi = _number(variable.max if variable.max is not None else (declared.max if declared is not None else None))
+    lo = _number(
+        variable.min if variable.min is not None else (declared.min if declared is not None else None)
+    )
+    hi = _number(
+        variable.max if variable.max is not None else (declared.max if declared is not None else None)
+    )
     return [lo, hi] if lo is not None and hi is not None and lo < hi else None
 
 

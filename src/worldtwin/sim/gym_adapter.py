@@ -50,13 +50,23 @@ def spec_from_spaces(
     act = _names(action_names, act_box.shape[0], "act", "action_names")
     units = dict(units or {})
     if not np.all(np.isfinite(act_box.low)) or not np.all(np.isfinite(act_box.high)):
-        raise SimulationError(f"{name}: the action space {act_box} has infinite bounds; a twin's actions need "
-                              "finite bounds. Wrap the env with gymnasium.wrappers.ClipAction or a rescaling wrapper")
+        raise SimulationError(
+            f"{name}: the action space {act_box} has infinite bounds; a twin's actions need "
+            "finite bounds. Wrap the env with gymnasium.wrappers.ClipAction or a rescaling wrapper"
+        )
     tags: list[dict[str, Any]] = []
     for i, tag in enumerate(obs):
-        tags.append({"name": tag, "unit": units.get(tag, ""), "kind": "observation",
-                     "range": _finite_range(obs_box.low[i], obs_box.high[i])})
-    tags.append({"name": REWARD_TAG, "kind": "kpi", "description": "Reward of the wrapped env for the last step"})
+        tags.append(
+            {
+                "name": tag,
+                "unit": units.get(tag, ""),
+                "kind": "observation",
+                "range": _finite_range(obs_box.low[i], obs_box.high[i]),
+            }
+        )
+    tags.append(
+        {"name": REWARD_TAG, "kind": "kpi", "description": "Reward of the wrapped env for the last step"}
+    )
     actions = []
     for i, tag in enumerate(act):
         lo, hi = float(act_box.low[i]), float(act_box.high[i])
@@ -103,9 +113,16 @@ class GymTwinEnv(TwinEnv):
             sample_period = float(dt) if isinstance(dt, int | float) and dt > 0 else 1.0
         if max_episode_steps is None and inner.spec is not None:
             max_episode_steps = inner.spec.max_episode_steps
-        twin = spec_from_spaces(inner.observation_space, inner.action_space, name=label, obs_names=obs_names,
-                                action_names=action_names, units=units, sample_period=sample_period,
-                                description=f"Gymnasium env {label} wrapped by worldtwin.sim.gym_adapter")
+        twin = spec_from_spaces(
+            inner.observation_space,
+            inner.action_space,
+            name=label,
+            obs_names=obs_names,
+            action_names=action_names,
+            units=units,
+            sample_period=sample_period,
+            description=f"Gymnasium env {label} wrapped by worldtwin.sim.gym_adapter",
+        )
         super().__init__(twin, max_episode_steps=max_episode_steps)
         self.inner = inner
         self._obs_names = [t.name for t in twin.tags if t.kind == "observation"]
@@ -137,14 +154,21 @@ class GymTwinEnv(TwinEnv):
 
 def _vector_box(space: gym.Space[Any], role: str, name: str) -> spaces.Box:
     if not isinstance(space, spaces.Box):
-        hint = ("flatten it with gymnasium.wrappers.FlattenObservation" if role == "observation"
-                else "use a continuous-action variant of the env, or wrap it to take a Box action")
-        raise SimulationError(f"{name}: the {role} space is {space}, but a twin needs a Box {role} space "
-                              f"(one tag per element); {hint}")
+        hint = (
+            "flatten it with gymnasium.wrappers.FlattenObservation"
+            if role == "observation"
+            else "use a continuous-action variant of the env, or wrap it to take a Box action"
+        )
+        raise SimulationError(
+            f"{name}: the {role} space is {space}, but a twin needs a Box {role} space "
+            f"(one tag per element); {hint}"
+        )
     if len(space.shape) != 1:
-        raise SimulationError(f"{name}: the {role} space has shape {space.shape}, but a twin needs a 1-D vector; "
-                              "flatten it with gymnasium.wrappers.FlattenObservation (observations) or a "
-                              "reshaping action wrapper")
+        raise SimulationError(
+            f"{name}: the {role} space has shape {space.shape}, but a twin needs a 1-D vector; "
+            "flatten it with gymnasium.wrappers.FlattenObservation (observations) or a "
+            "reshaping action wrapper"
+        )
     return space
 
 
@@ -153,8 +177,10 @@ def _names(given: Sequence[str] | None, size: int, prefix: str, option: str) -> 
         return [f"{prefix}_{i}" for i in range(size)]
     names = list(given)
     if len(names) != size:
-        raise SimulationError(f"{option} has {len(names)} names {names}, but the space has {size} elements; "
-                              f"give exactly {size} names")
+        raise SimulationError(
+            f"{option} has {len(names)} names {names}, but the space has {size} elements; "
+            f"give exactly {size} names"
+        )
     return names
 
 

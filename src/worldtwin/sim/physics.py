@@ -28,8 +28,14 @@ Array = np.ndarray
 Derivative = Callable[[Array], Array]
 
 
-def rk4(derivative: Derivative, x: Array, duration: float, substeps: int,
-        stiffness: Callable[[Array], Array] | None = None, safety: float = 0.5) -> Array:
+def rk4(
+    derivative: Derivative,
+    x: Array,
+    duration: float,
+    substeps: int,
+    stiffness: Callable[[Array], Array] | None = None,
+    safety: float = 0.5,
+) -> Array:
     """Integrate ``dx/dt = derivative(x)`` over ``duration`` with the classical Runge–Kutta scheme.
 
     Steps are ``duration / substeps`` long. When ``stiffness(x)`` is given (an estimate of the fastest
@@ -130,12 +136,24 @@ def _check_tags(twin: Twin, owner: str, measured: tuple[str, ...], actions: tupl
     """The spec handed to a physics twin must name exactly the tags its equations produce and consume."""
     problems = []
     if tuple(twin.action_names) != actions:
-        problems.append(Problem(("tags",), f"{owner} is driven by the actions {list(actions)} in this order",
-                                value=twin.action_names, expected=str(list(actions)),
-                                hint="declare these action tags, in this order, in the spec"))
+        problems.append(
+            Problem(
+                ("tags",),
+                f"{owner} is driven by the actions {list(actions)} in this order",
+                value=twin.action_names,
+                expected=str(list(actions)),
+                hint="declare these action tags, in this order, in the spec",
+            )
+        )
     if set(twin.measured_names) != set(measured):
-        problems.append(Problem(("tags",), f"{owner} measures exactly the tags {sorted(measured)}",
-                                value=sorted(twin.measured_names), expected=str(sorted(measured)),
-                                hint="start from the built-in spec and keep its tag names"))
+        problems.append(
+            Problem(
+                ("tags",),
+                f"{owner} measures exactly the tags {sorted(measured)}",
+                value=sorted(twin.measured_names),
+                expected=str(sorted(measured)),
+                hint="start from the built-in spec and keep its tag names",
+            )
+        )
     if problems:
         raise SpecError(problems, source=f"spec of {twin.name!r} for {owner}")

@@ -64,15 +64,16 @@ class EnvelopeGuard:
             self._bands.append((index, threshold, bound, safe_side))
 
     def __call__(self, obs: np.ndarray, previous: np.ndarray | None, action: np.ndarray) -> np.ndarray:
+        """``action`` pulled toward the safe side as far as a tag (now or extrapolated) is into its band."""
         trend = np.zeros_like(obs) if previous is None else obs - previous
         expected = obs + self._lookahead * trend
         strongest, target = 0.0, action
         for index, threshold, bound, safe_side in self._bands:
-            depth = (max(obs[index], expected[index]) - threshold) / (bound - threshold) if bound > threshold else (
-                (threshold - min(obs[index], expected[index])) / (threshold - bound))
+            nearest = max if bound > threshold else min  # the reading closer to the limit
+            depth = (nearest(obs[index], expected[index]) - threshold) / (bound - threshold)
             if depth > strongest:
                 strongest, target = min(depth, 1.0), safe_side
-        return action + strongest * (target - action) if strongest > 0 else action
+        return action + strongest * (target - action)
 
 
 class ExcitationPolicy(ABC):
@@ -118,7 +119,7 @@ class ExcitationPolicy(ABC):
     def _propose(self, obs: np.ndarray) -> np.ndarray:
         """The action the policy wants before guard, bounds and rate limits."""
 
-    def _applied(self, obs: np.ndarray, action: np.ndarray) -> None:
+    def _applied(self, obs: np.ndarray, action: np.ndarray) -> None:  # noqa: B027 (optional hook)
         """Told what was actually applied (for anti-windup and to follow guard corrections)."""
 
     # --- shared building blocks --------------------------------------------------------------
@@ -214,8 +215,11 @@ class PID(ExcitationPolicy):
             if self.countdown[k] <= 0:
                 loop.goal = loop.target + loop.step * float(self.rng.uniform(-1.0, 1.0))
                 tau = loop.time_constant / self.dt
-                self.countdown[k] = int(self.rng.integers(max(int(self.step_holds[0] * tau), 1),
-                                                          max(int(self.step_holds[1] * tau), 2) + 1))
+                self.countdown[k] = int(
+                    self.rng.integers(
+                        max(int(self.step_holds[0] * tau), 1), max(int(self.step_holds[1] * tau), 2) + 1
+                    )
+                )
             ramp = loop.step * self.dt / loop.time_constant
             loop.setpoint += float(np.clip(loop.goal - loop.setpoint, -ramp, ramp))
             error = loop.setpoint - obs[loop.tag]
@@ -252,9 +256,11 @@ def _pair_loops(twin: Twin, profile: PlantProfile) -> list[Loop]:
     span = high - low
     normalized = np.abs(profile.normalized_gain(span))
     measured = list(profile.measured)
-    wanted = [(measured.index(o.tag), float(o.target if o.target is not None else 0.0))
-              for o in sorted(twin.objectives, key=lambda o: -o.weight)
-              if o.kind == "setpoint" and o.tag in measured]
+    wanted = [
+        (measured.index(o.tag), float(o.target if o.target is not None else 0.0))
+        for o in sorted(twin.objectives, key=lambda o: -o.weight)
+        if o.kind == "setpoint" and o.tag in measured
+    ]
     if not wanted and span.size:
         candidates = [i for i, name in enumerate(measured) if twin.tag(name).kind != "disturbance"]
         if candidates:
@@ -263,8 +269,9 @@ def _pair_loops(twin: Twin, profile: PlantProfile) -> list[Loop]:
     loops: list[Loop] = []
     used: set[int] = set()
     for tag, target in wanted:
-        options = [j for j in range(span.size)
-                   if j not in used and profile.settled[j] and normalized[tag, j] > 1e-3]
+        options = [
+            j for j in range(span.size) if j not in used and profile.settled[j] and normalized[tag, j] > 1e-3
+        ]
         if not options:
             continue
         j = max(options, key=lambda a: normalized[tag, a])
@@ -274,9 +281,17 @@ def _pair_loops(twin: Twin, profile: PlantProfile) -> list[Loop]:
         delay = profile.sample_period
         closed_loop = max(delay, tau / 10.0)
         target, step = _setpoint_band(twin, profile, tag, target)
-        loops.append(Loop(tag=tag, action=j, target=target, step=step, time_constant=tau,
-                          gain=tau / (process_gain * (closed_loop + delay)),
-                          integral_time=min(tau, 4.0 * (closed_loop + delay))))
+        loops.append(
+            Loop(
+                tag=tag,
+                action=j,
+                target=target,
+                step=step,
+                time_constant=tau,
+                gain=tau / (process_gain * (closed_loop + delay)),
+                integral_time=min(tau, 4.0 * (closed_loop + delay)),
+            )
+        )
     return loops
 
 
@@ -308,7 +323,9 @@ POLICIES: dict[str, type[ExcitationPolicy]] = {
 }
 
 
-def make_policy(name: str, env: TwinEnv, *, seed: int = 0, profile: PlantProfile | None = None) -> ExcitationPolicy:
+def make_policy(
+    name: str, env: TwinEnv, *, seed: int = 0, profile: PlantProfile | None = None
+) -> ExcitationPolicy:
     """Build an excitation policy for ``env``; bump-tests the env first unless ``profile`` is given.
 
     The bump test resets and steps ``env``; reset it before collecting.
@@ -316,7 +333,9 @@ def make_policy(name: str, env: TwinEnv, *, seed: int = 0, profile: PlantProfile
     try:
         cls = POLICIES[name]
     except KeyError:
-        raise SimulationError(f"unknown excitation policy {name!r}; choose one of {', '.join(POLICIES)}") from None
+        raise SimulationError(
+            f"unknown excitation policy {name!r}; choose one of {', '.join(POLICIES)}"
+        ) from None
     if profile is None:
         profile = probe_plant(env, seed=seed)
     return cls(env.twin, profile, seed=seed)

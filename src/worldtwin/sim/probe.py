@@ -88,8 +88,9 @@ def limit_sides(twin: Twin) -> list[tuple[int, HardLimit]]:
     return out
 
 
-def probe_plant(env: TwinEnv, *, seed: int = 0, amplitude: float = 0.05, horizon: int = 64,
-                max_horizon: int = 1024) -> PlantProfile:
+def probe_plant(
+    env: TwinEnv, *, seed: int = 0, amplitude: float = 0.05, horizon: int = 64, max_horizon: int = 1024
+) -> PlantProfile:
     """Bump-test ``env`` (it is reset and stepped; reset it again afterwards). See the module docstring."""
     twin = env.twin
     low, high = action_bounds(twin)
@@ -122,14 +123,15 @@ def probe_plant(env: TwinEnv, *, seed: int = 0, amplitude: float = 0.05, horizon
         gain[:, j] = final / bumps[j]
         for i in np.flatnonzero(np.abs(final) / scale > 1e-9):
             reached = np.flatnonzero(np.abs(response[:, i]) >= 0.63 * abs(final[i]))
-            response_time[i, j] = max(int(reached[0]) if reached.size else len(response), 1) * twin.sample_period
+            response_time[i, j] = (
+                max(int(reached[0]) if reached.size else len(response), 1) * twin.sample_period
+            )
         strongest = int(np.argmax(np.abs(final) / scale))
         if abs(final[strongest]) / scale[strongest] > 1e-9:
             time_constant[j] = response_time[strongest, j]
 
     safe_up, safe_down = high - default, default - low
     for index, limit in limit_sides(twin):
-        threshold, bound = guard_threshold(limit, nominal[index])
         direction = np.sign(gain[index]) * (1.0 if limit.max is not None else -1.0)
         direction[np.abs(gain[index] * span) < 1e-6 * scale[index]] = 0.0
         if not direction.any():
@@ -138,15 +140,33 @@ def probe_plant(env: TwinEnv, *, seed: int = 0, amplitude: float = 0.05, horizon
         safe_up = np.where(direction > 0, np.minimum(safe_up, SAFETY_MARGIN * reach), safe_up)
         safe_down = np.where(direction < 0, np.minimum(safe_down, SAFETY_MARGIN * reach), safe_down)
 
-    return PlantProfile(measured=tuple(twin.measured_names), nominal=nominal, scale=scale, gain=gain,
-                        response_time=response_time, time_constant=time_constant,
-                        settled=np.array([_settled(r, scale) for r in responses]), safe_up=np.asarray(safe_up), safe_down=np.asarray(safe_down),
-                        sample_period=twin.sample_period)
+    return PlantProfile(
+        measured=tuple(twin.measured_names),
+        nominal=nominal,
+        scale=scale,
+        gain=gain,
+        response_time=response_time,
+        time_constant=time_constant,
+        settled=np.array([_settled(r, scale) for r in responses]),
+        safe_up=np.asarray(safe_up),
+        safe_down=np.asarray(safe_down),
+        sample_period=twin.sample_period,
+    )
 
 
-def _safe_push(env: TwinEnv, seed: int, twin: Twin, default: np.ndarray, low: np.ndarray, high: np.ndarray,
-               span: np.ndarray, direction: np.ndarray, nominal: np.ndarray, horizon: int) -> np.ndarray:
-    """Per action, the largest distance from the default, along ``direction``, that stayed clear of every guard band."""
+def _safe_push(
+    env: TwinEnv,
+    seed: int,
+    twin: Twin,
+    default: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    span: np.ndarray,
+    direction: np.ndarray,
+    nominal: np.ndarray,
+    horizon: int,
+) -> np.ndarray:
+    """Per action, the largest move from the default along ``direction`` that kept clear of guard bands."""
     sides = limit_sides(twin)
     reach = np.zeros_like(default)
     for fraction in PUSH_AMPLITUDES:

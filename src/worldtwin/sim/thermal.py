@@ -1,4 +1,4 @@
-"""Electrically heated hot-water storage tank serving a process heat demand (``worldtwin/thermal-storage-v1``).
+"""Electrically heated hot-water store serving a process heat demand (``worldtwin/thermal-storage-v1``).
 
 A slow plant with an energy price and multi-rate instruments. Two fully mixed nodes (top and bottom
 half of the tank, a standard reduced model of a stratified store); the heater sits in the bottom
@@ -39,8 +39,10 @@ from worldtwin.spec.schema import Twin
 
 DAY = 86400.0  # s
 # Day-ahead price shape [EUR/MWh] for hours 0..23: night trough, morning and evening peaks, solar dip.
-PRICE_PROFILE = np.array([62, 58, 55, 53, 55, 62, 85, 120, 130, 110, 90, 75,
-                          65, 60, 65, 80, 105, 140, 160, 150, 125, 100, 85, 70], dtype=float)
+PRICE_PROFILE = np.array(
+    [62, 58, 55, 53, 55, 62, 85, 120, 130, 110, 90, 75, 65, 60, 65, 80, 105, 140, 160, 150, 125, 100, 85, 70],
+    dtype=float,
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,11 @@ class ThermalParams:
     substeps: int = 2  # RK4 steps per sample period (the fastest mode is minutes long)
 
     draw_base: float = 0.12  # demand floor [kg/s]
-    draw_peaks: tuple[tuple[float, float, float], ...] = ((7.5, 1.2, 0.45), (12.5, 1.5, 0.15), (19.0, 1.8, 0.40))
+    draw_peaks: tuple[tuple[float, float, float], ...] = (
+        (7.5, 1.2, 0.45),
+        (12.5, 1.5, 0.15),
+        (19.0, 1.8, 0.40),
+    )
     """Demand peaks as (hour of day, width in hours, height in kg/s)."""
     draw_variation: float = 0.2  # stationary std of the relative demand deviation [-]
     draw_correlation: float = 3600.0  # correlation time of the demand deviation [s]
@@ -87,8 +93,17 @@ class ThermalParams:
 
     def noiseless(self) -> ThermalParams:
         """The same plant with deterministic weather, demand, price and instruments."""
-        return replace(self, draw_variation=0.0, ambient_variation=0.0, price_spread=0.0, initial_spread=0.0,
-                       temperature_noise=0.0, flow_noise=0.0, ambient_noise=0.0, soc_noise=0.0)
+        return replace(
+            self,
+            draw_variation=0.0,
+            ambient_variation=0.0,
+            price_spread=0.0,
+            initial_spread=0.0,
+            temperature_noise=0.0,
+            flow_noise=0.0,
+            ambient_noise=0.0,
+            soc_noise=0.0,
+        )
 
 
 STATE = ("T_top", "T_bot", "clock", "draw_dev", "ambient_dev", "price_factor", "ambient_held", "soc_held")
@@ -125,8 +140,12 @@ def node_rates(x: Array, draw: Array, ambient: Array, power_kw: Array, p: Therma
     inversion = 1.0 / (1.0 + np.exp(-(bottom - top) / p.inversion_width))
     mixing = p.conduction + p.buoyant_mixing * inversion
     d_top = flow * (bottom - top) + mixing * (bottom - top) - p.loss_coefficient * (top - ambient)
-    d_bottom = (flow * (p.return_temperature - bottom) + mixing * (top - bottom)
-                + p.heater_efficiency * 1000.0 * power_kw - p.loss_coefficient * (bottom - ambient))
+    d_bottom = (
+        flow * (p.return_temperature - bottom)
+        + mixing * (top - bottom)
+        + p.heater_efficiency * 1000.0 * power_kw
+        - p.loss_coefficient * (bottom - ambient)
+    )
     return np.stack([d_top, d_bottom], axis=1) / capacity
 
 
@@ -138,19 +157,26 @@ def state_of_charge(x: Array, p: ThermalParams) -> Array:
 def initial_state(params: ThermalParams, rng: np.random.Generator, batch: int) -> Array:
     """A charged, mildly stratified tank at midnight, with random weather, demand and price factor."""
     z = rng.standard_normal((batch, 7))
-    tanks = np.stack([params.initial_temperature + params.initial_spread * z[:, 0],
-                      params.initial_temperature - 5.0 + params.initial_spread * z[:, 1]], axis=1)
+    tanks = np.stack(
+        [
+            params.initial_temperature + params.initial_spread * z[:, 0],
+            params.initial_temperature - 5.0 + params.initial_spread * z[:, 1],
+        ],
+        axis=1,
+    )
     clock = np.zeros(batch)
     ambient_dev = params.ambient_variation * z[:, 3]
-    return np.column_stack([
-        tanks,
-        clock,
-        params.draw_variation * z[:, 2],
-        ambient_dev,
-        np.exp(params.price_spread * z[:, 4]),
-        ambient_profile(clock, params) + ambient_dev + params.ambient_noise * z[:, 5],
-        state_of_charge(tanks, params) + params.soc_noise * z[:, 6],
-    ])
+    return np.column_stack(
+        [
+            tanks,
+            clock,
+            params.draw_variation * z[:, 2],
+            ambient_dev,
+            np.exp(params.price_spread * z[:, 4]),
+            ambient_profile(clock, params) + ambient_dev + params.ambient_noise * z[:, 5],
+            state_of_charge(tanks, params) + params.soc_noise * z[:, 6],
+        ]
+    )
 
 
 def transition(state: Array, action: Array, params: ThermalParams, rng: np.random.Generator) -> Array:
@@ -164,37 +190,52 @@ def transition(state: Array, action: Array, params: ThermalParams, rng: np.rando
     draw = draw_profile(clock, params) * np.maximum(1.0 + state[:, 3], 0.0)
     ambient = ambient_profile(clock, params) + state[:, 4]
     power = action[:, 0]
-    tanks = rk4(lambda x: node_rates(x, draw, ambient, power, params), state[:, :2],
-                params.sample_seconds, params.substeps)
+    tanks = rk4(
+        lambda x: node_rates(x, draw, ambient, power, params),
+        state[:, :2],
+        params.sample_seconds,
+        params.substeps,
+    )
 
     z = rng.standard_normal((state.shape[0], 4))
     dt = params.sample_seconds
-    draw_dev = ar1_step(state[:, 3], 0.0, float(np.exp(-dt / params.draw_correlation)), params.draw_variation, z[:, 0])
-    ambient_dev = ar1_step(state[:, 4], 0.0, float(np.exp(-dt / params.ambient_correlation)),
-                           params.ambient_variation, z[:, 1])
+    draw_dev = ar1_step(
+        state[:, 3], 0.0, float(np.exp(-dt / params.draw_correlation)), params.draw_variation, z[:, 0]
+    )
+    ambient_dev = ar1_step(
+        state[:, 4], 0.0, float(np.exp(-dt / params.ambient_correlation)), params.ambient_variation, z[:, 1]
+    )
     new_clock = clock + dt
 
     fresh_ambient = np.floor(new_clock / params.ambient_period) > np.floor(clock / params.ambient_period)
     ambient_reading = ambient_profile(new_clock, params) + ambient_dev + params.ambient_noise * z[:, 2]
     fresh_soc = np.floor(new_clock / params.soc_period) > np.floor(clock / params.soc_period)
     soc_reading = state_of_charge(tanks, params) + params.soc_noise * z[:, 3]
-    return np.column_stack([
-        tanks,
-        new_clock,
-        draw_dev,
-        ambient_dev,
-        state[:, 5],
-        np.where(fresh_ambient, ambient_reading, state[:, 6]),
-        np.where(fresh_soc, soc_reading, state[:, 7]),
-    ])
+    return np.column_stack(
+        [
+            tanks,
+            new_clock,
+            draw_dev,
+            ambient_dev,
+            state[:, 5],
+            np.where(fresh_ambient, ambient_reading, state[:, 6]),
+            np.where(fresh_soc, soc_reading, state[:, 7]),
+        ]
+    )
 
 
-def observe(state: Array, action: Array, params: ThermalParams, rng: np.random.Generator) -> Mapping[str, Array]:
+def observe(
+    state: Array, action: Array, params: ThermalParams, rng: np.random.Generator
+) -> Mapping[str, Array]:
     """Instrument readings: fast RTDs and flow meter, held slow readings, the price and the KPIs."""
     z = rng.standard_normal((state.shape[0], 3))
     top = state[:, 0] + params.temperature_noise * z[:, 0]
     bottom = state[:, 1] + params.temperature_noise * z[:, 1]
-    draw = draw_profile(state[:, 2], params) * np.maximum(1.0 + state[:, 3], 0.0) * (1.0 + params.flow_noise * z[:, 2])
+    draw = (
+        draw_profile(state[:, 2], params)
+        * np.maximum(1.0 + state[:, 3], 0.0)
+        * (1.0 + params.flow_noise * z[:, 2])
+    )
     tariff = price(state[:, 2], state[:, 5])
     return {
         "T_top": top,
@@ -209,7 +250,7 @@ def observe(state: Array, action: Array, params: ThermalParams, rng: np.random.G
 
 
 class ThermalStorageEnv(PhysicsTwinEnv[ThermalParams]):
-    """``worldtwin/thermal-storage-v1`` behind the Gymnasium contract (spec: ``twins/thermal-storage.yaml``)."""
+    """``worldtwin/thermal-storage-v1`` behind the Gymnasium contract (``twins/thermal-storage.yaml``)."""
 
     state_names = STATE
     measured = ("T_top", "T_bot", "soc", "heat_delivered", "energy_cost", "draw", "ambient", "price")
@@ -218,10 +259,19 @@ class ThermalStorageEnv(PhysicsTwinEnv[ThermalParams]):
     transition = staticmethod(transition)
     observe = staticmethod(observe)
 
-    def __init__(self, twin: Twin, params: ThermalParams | None = None, max_episode_steps: int | None = None,
-                 **overrides: Any) -> None:
+    def __init__(
+        self,
+        twin: Twin,
+        params: ThermalParams | None = None,
+        max_episode_steps: int | None = None,
+        **overrides: Any,
+    ) -> None:
         periods = {tag.name: tag.sampling_period or twin.sample_period for tag in twin.tags}
-        params = replace(params or ThermalParams(), sample_seconds=twin.sample_period,
-                         ambient_period=periods.get("ambient", twin.sample_period),
-                         soc_period=periods.get("soc", twin.sample_period), **overrides)
+        params = replace(
+            params or ThermalParams(),
+            sample_seconds=twin.sample_period,
+            ambient_period=periods.get("ambient", twin.sample_period),
+            soc_period=periods.get("soc", twin.sample_period),
+            **overrides,
+        )
         super().__init__(twin, params, max_episode_steps=max_episode_steps)
