@@ -66,7 +66,10 @@ def test_unknown_twin_suggests_and_writes_nothing(cli, tmp_path: Path) -> None:
 def test_bad_policy_and_bad_file_type_are_clear_errors(cli, tmp_path: Path) -> None:
     result = cli("simulate", "worldtwin/cstr-v1", "--policy", "prb", "--out", str(tmp_path / "x.parquet"))
     assert result.returncode == 2
-    assert "unknown policy 'prb'; did you mean 'prbs'?" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        "unknown excitation policy 'prb'; did you mean 'prbs'?" in result.stderr
+        and "Traceback" not in result.stderr
+    )
     result = cli("simulate", "worldtwin/cstr-v1", "--out", str(tmp_path / "x.xlsx"))
     assert result.returncode == 2
     assert "unsupported file type '.xlsx'" in result.stderr and "Traceback" not in result.stderr

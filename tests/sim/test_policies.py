@@ -104,10 +104,11 @@ def test_guard_pulls_actions_away_from_a_limit(cstr, cstr_profile) -> None:
     hot[cstr.twin.measured_names.index("T")] = 399.0
     pulled = guard(hot, hot, action)
     low, _ = action_bounds(cstr.twin)
-    np.testing.assert_allclose(pulled, low, atol=1.0)  # colder coolant, less feed
+    assert pulled[0] == pytest.approx(low[0], abs=1.0)  # coldest coolant
+    assert pulled[1] == action[1]  # feed flow moves T too little to be trusted with it
     rising = nominal.copy()
     rising[cstr.twin.measured_names.index("T")] += 15.0  # still below the band, but climbing fast
-    assert np.all(guard(rising, nominal, action) < action)
+    assert guard(rising, nominal, action)[0] < action[0]
 
 
 def test_thermal_storage_policies_respect_both_limits() -> None:
@@ -119,7 +120,7 @@ def test_thermal_storage_policies_respect_both_limits() -> None:
         assert ended == 0
         assert observations[:, names.index("T_bot")].max() < 95.0
         assert observations[:, names.index("T_top")].min() > 45.0
-        assert actions.std() > 3.0  # kW
+        assert actions.std() > 0.02 * 120.0  # 2 % of the heater's span, as for the reactor
 
 
 def test_policies_work_without_limits_or_setpoint_objectives() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,8 +12,8 @@ import typer
 from rich.table import Table
 
 from worldtwin.cli.output import console, progress
-from worldtwin.errors import DataError, SimulationError
-from worldtwin.sim.policies import POLICIES
+from worldtwin.errors import DataError
+from worldtwin.sim.policies import POLICIES, policy_class
 from worldtwin.spec.schema import HardLimit
 
 SUFFIXES = (".parquet", ".pq", ".csv")
@@ -71,10 +70,7 @@ def simulate(
     from worldtwin.telemetry.table import write_table
 
     entry(twin)  # unknown id: a did-you-mean error before any work
-    if policy not in POLICIES:
-        close = difflib.get_close_matches(policy, list(POLICIES), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise SimulationError(f"unknown policy {policy!r}; {hint}choose one of {', '.join(POLICIES)}")
+    policy_class(policy)
     if out.suffix.lower() not in SUFFIXES:
         raise DataError(
             f"--out {str(out)!r}: unsupported file type {out.suffix or '(none)'!r}; "
@@ -83,14 +79,15 @@ def simulate(
 
     started = time.perf_counter()
     with progress() as bar:
-        task = bar.add_task(f"{twin} · {policy}", total=episodes * steps)
+        # The policy bump-tests the plant first; the first progress report ends that phase.
+        task = bar.add_task(f"{twin} · bump test", total=episodes * steps)
         frame = collect(
             twin,
             episodes=episodes,
             steps=steps,
             policy=policy,
             seed=seed,
-            progress=lambda n: bar.advance(task, n),
+            progress=lambda n: bar.update(task, advance=n, description=f"{twin} · {policy}"),
         )
     elapsed = time.perf_counter() - started
     metadata = frame.attrs["worldtwin"]

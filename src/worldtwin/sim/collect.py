@@ -23,7 +23,7 @@ import pandas as pd
 
 from worldtwin.errors import SimulationError
 from worldtwin.sim.env import TwinEnv
-from worldtwin.sim.policies import POLICIES, make_policy
+from worldtwin.sim.policies import make_policy, policy_class
 from worldtwin.sim.registry import make
 from worldtwin.telemetry.table import EPISODE, TIME
 
@@ -45,8 +45,7 @@ def collect(
         raise SimulationError(
             f"episodes and steps must be at least 1 (got episodes={episodes}, steps={steps})"
         )
-    if policy not in POLICIES:
-        raise SimulationError(f"unknown excitation policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    policy_class(policy)  # an unknown name fails before any simulation
     env = make(twin) if isinstance(twin, str) else twin
     try:
         probe_seed, seeds = episode_seeds(seed, episodes)

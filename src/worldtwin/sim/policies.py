@@ -32,6 +32,7 @@ the guard band of a hard limit, actions are pulled toward the side that moves th
 
 from __future__ import annotations
 
+import difflib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -40,7 +41,7 @@ import numpy as np
 
 from worldtwin.errors import SimulationError
 from worldtwin.sim.env import TwinEnv, action_bounds, default_action, max_step_change
-from worldtwin.sim.probe import PlantProfile, guard_threshold, limit_sides, probe_plant
+from worldtwin.sim.probe import PlantProfile, limit_sides, probe_plant
 from worldtwin.spec.schema import Twin
 
 OPEN_LOOP_REACH = 0.3
@@ -50,29 +51,38 @@ OPEN_LOOP_REACH = 0.3
 class EnvelopeGuard:
     """Pulls actions back when a measured tag heads into the guard band of a hard limit."""
 
+    STRONG = 0.25
+    """Only actions moving a tag at least this fraction as much as its strongest action are pulled:
+    a weak handle's gain sign, measured at the default operating point, may not hold elsewhere."""
+
     def __init__(self, twin: Twin, profile: PlantProfile) -> None:
         low, high = action_bounds(twin)
         default = default_action(twin)
+        strength = np.abs(profile.normalized_gain(high - low))
         self._lookahead = float(np.clip(np.min(profile.time_constant) / profile.sample_period, 1.0, 5.0))
-        self._bands: list[tuple[int, float, float, np.ndarray]] = []
+        self._bands: list[tuple[int, float, float, np.ndarray, np.ndarray]] = []
         for index, limit in limit_sides(twin):
-            threshold, bound = guard_threshold(limit, profile.nominal[index])
+            threshold, bound = profile.guard_band(index, limit)
             if threshold == bound:
                 continue
             away = -np.sign(profile.gain[index]) * (1.0 if limit.max is not None else -1.0)
-            safe_side = np.where(away > 0, high, np.where(away < 0, low, default))
-            self._bands.append((index, threshold, bound, safe_side))
+            if strength[index].max() > 0:
+                pulled = strength[index] >= self.STRONG * strength[index].max()
+                safe_side = np.where(away > 0, high, low)
+            else:  # nothing moves this tag: back to the known operating point
+                pulled, safe_side = np.ones_like(default, dtype=bool), default
+            self._bands.append((index, threshold, bound, pulled, safe_side))
 
     def __call__(self, obs: np.ndarray, previous: np.ndarray | None, action: np.ndarray) -> np.ndarray:
         """``action`` pulled toward the safe side as far as a tag (now or extrapolated) is into its band."""
         trend = np.zeros_like(obs) if previous is None else obs - previous
         expected = obs + self._lookahead * trend
         strongest, target = 0.0, action
-        for index, threshold, bound, safe_side in self._bands:
+        for index, threshold, bound, pulled, safe_side in self._bands:
             nearest = max if bound > threshold else min  # the reading closer to the limit
             depth = (nearest(obs[index], expected[index]) - threshold) / (bound - threshold)
             if depth > strongest:
-                strongest, target = min(depth, 1.0), safe_side
+                strongest, target = min(depth, 1.0), np.where(pulled, safe_side, action)
         return action + strongest * (target - action)
 
 
@@ -278,8 +288,8 @@ def _pair_loops(twin: Twin, profile: PlantProfile) -> list[Loop]:
         used.add(j)
         process_gain = float(profile.gain[tag, j])
         tau = float(profile.response_time[tag, j])
-        delay = profile.sample_period
-        closed_loop = max(delay, tau / 10.0)
+        delay = 0.5 * profile.sample_period  # a sample-and-hold loop's effective delay (half rule)
+        closed_loop = max(delay, tau / 20.0)
         target, step = _setpoint_band(twin, profile, tag, target)
         loops.append(
             Loop(
@@ -305,7 +315,7 @@ def _setpoint_band(twin: Twin, profile: PlantProfile, tag: int, target: float) -
     low_guard, high_guard = -np.inf, np.inf
     for index, limit in limit_sides(twin):
         if index == tag:
-            threshold, _ = guard_threshold(limit, nominal)
+            threshold, _ = profile.guard_band(index, limit)
             if limit.max is not None:
                 high_guard = min(high_guard, threshold)
             else:
@@ -323,6 +333,15 @@ POLICIES: dict[str, type[ExcitationPolicy]] = {
 }
 
 
+def policy_class(name: str) -> type[ExcitationPolicy]:
+    """The policy registered as ``name``; a did-you-mean :class:`SimulationError` otherwise."""
+    if name in POLICIES:
+        return POLICIES[name]
+    close = difflib.get_close_matches(name, list(POLICIES), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise SimulationError(f"unknown excitation policy {name!r}; {hint}choose one of {', '.join(POLICIES)}")
+
+
 def make_policy(
     name: str, env: TwinEnv, *, seed: int = 0, profile: PlantProfile | None = None
 ) -> ExcitationPolicy:
@@ -330,12 +349,7 @@ def make_policy(
 
     The bump test resets and steps ``env``; reset it before collecting.
     """
-    try:
-        cls = POLICIES[name]
-    except KeyError:
-        raise SimulationError(
-            f"unknown excitation policy {name!r}; choose one of {', '.join(POLICIES)}"
-        ) from None
+    cls = policy_class(name)
     if profile is None:
         profile = probe_plant(env, seed=seed)
     return cls(env.twin, profile, seed=seed)

@@ -5,20 +5,24 @@ which way, how much and how fast, and how far a handle can go before the plant n
 :func:`probe_plant` does that on any twin (physics, FMU, wrapped Gymnasium env):
 
 1. a **baseline** run at the default action and one **bump** run per action (a small step,
-   ``amplitude`` × its span), from the same seed; their difference is the step response free of
-   disturbances and noise (twins draw the same random numbers whatever the action). From it: the
+   ``amplitude`` × its span), from the same seed; their difference is the step response, free of
+   disturbances and noise where the twin draws the same random numbers whatever the action (the
+   physics twins do; a discrete-event twin keeps some noise in it). From it: the
    steady-state gain matrix and each action's dominant time constant (63 % rise). The horizon doubles
-   until the responses settle;
+   until the responses settle (or the step budget is spent);
 2. for each hard limit, a **push** toward it: all actions stepped together in the direction that
-   drives the limited tag toward its limit, with growing amplitude, until a run comes within the
-   guard band of any limit. The largest safe push, halved, bounds how far open-loop excitation may
-   move each action from its default in that direction. This catches what a local gain cannot:
+   drives the limited tag toward its limit, with growing amplitude, until a run enters the guard
+   band of any limit: the second half of the way from the tag's extreme in the baseline run to the
+   limit. A quarter of the largest safe push bounds how far open-loop excitation may move each
+   action from its default in that direction (a wide margin: the push saw one realization of the
+   disturbances, and a disturbance can move a fold). This catches what a local gain cannot:
    an exothermic reactor that ignites beyond a fold, a tank that overflows after a long push.
+   A limit that default operation already reaches has no band and bounds nothing: the probe cannot
+   tell a safe move from an unsafe one there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,8 +33,8 @@ from worldtwin.spec.schema import HardLimit, Twin
 PUSH_AMPLITUDES = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)
 """Fractions of each action's span tried, in order, when pushing toward a limit."""
 GUARD_FRACTION = 0.5
-"""The guard band of a limit starts this fraction of the way from the nominal value to the limit."""
-SAFETY_MARGIN = 0.5
+"""A limit's guard band starts this fraction of the way from the tag's baseline extreme to the limit."""
+SAFETY_MARGIN = 0.25
 """Open-loop excitation goes at most this fraction of the largest safe push."""
 
 
@@ -42,6 +46,10 @@ class PlantProfile:
     """Measured tag names (rows of ``gain``, entries of ``nominal`` and ``scale``)."""
     nominal: np.ndarray
     """Mean measured values over the last quarter of the baseline run (the default operating point)."""
+    baseline_low: np.ndarray
+    """Lowest reading of each measured tag in the baseline run (default action)."""
+    baseline_high: np.ndarray
+    """Highest reading of each measured tag in the baseline run (default action)."""
     scale: np.ndarray
     """A typical size of each measured tag: its range width, else its baseline magnitude."""
     gain: np.ndarray
@@ -64,14 +72,24 @@ class PlantProfile:
         """Gains in 'fraction of tag scale per fraction of action span' (dimensionless, comparable)."""
         return np.asarray(self.gain * span[None, :] / self.scale[:, None])
 
+    def guard_band(self, index: int, limit: HardLimit) -> tuple[float, float]:
+        """(threshold, limit value) of a one-sided limit on measured tag ``index``; see :func:`guard_band`."""
+        return guard_band(limit, self.baseline_low[index], self.baseline_high[index])
 
-def guard_threshold(limit: HardLimit, nominal: float) -> tuple[float, float]:
-    """(threshold, limit value): where a limit's guard band starts, and the limit itself."""
+
+def guard_band(limit: HardLimit, low: float, high: float) -> tuple[float, float]:
+    """(threshold, limit value): where a one-sided limit's guard band starts, and the limit itself.
+
+    ``low``/``high``: the tag's extremes at the default action; the band starts ``GUARD_FRACTION`` of
+    the way from the extreme nearer the limit to the limit (no band when default operation already
+    reaches the limit).
+    """
     bound = limit.max if limit.max is not None else limit.min
     assert bound is not None  # a HardLimit always has min or max (spec checks)
-    if (limit.max is not None and nominal >= bound) or (limit.max is None and nominal <= bound):
-        return bound, bound  # already at or past the limit: no band to speak of
-    return nominal + GUARD_FRACTION * (bound - nominal), bound
+    start = high if limit.max is not None else low
+    if (limit.max is not None and start >= bound) or (limit.max is None and start <= bound):
+        return bound, bound
+    return start + GUARD_FRACTION * (bound - start), bound
 
 
 def limit_sides(twin: Twin) -> list[tuple[int, HardLimit]]:
@@ -89,9 +107,19 @@ def limit_sides(twin: Twin) -> list[tuple[int, HardLimit]]:
 
 
 def probe_plant(
-    env: TwinEnv, *, seed: int = 0, amplitude: float = 0.05, horizon: int = 64, max_horizon: int = 1024
+    env: TwinEnv,
+    *,
+    seed: int = 0,
+    amplitude: float = 0.05,
+    horizon: int = 64,
+    max_horizon: int = 1024,
+    budget: int = 8192,
 ) -> PlantProfile:
-    """Bump-test ``env`` (it is reset and stepped; reset it again afterwards). See the module docstring."""
+    """Bump-test ``env`` (it is reset and stepped; reset it again afterwards). See the module docstring.
+
+    The bump runs last ``horizon`` steps, doubled until the responses settle, up to ``max_horizon``
+    and while one round of runs (baseline plus one per action) stays within ``budget`` steps.
+    """
     twin = env.twin
     low, high = action_bounds(twin)
     span = high - low
@@ -110,7 +138,8 @@ def probe_plant(
             responses.append(run[:length] - baseline[:length])
         scale = _scale(twin, baseline)
         cut_short = min(len(r) for r in responses) < horizon + 1
-        if cut_short or horizon >= max_horizon or all(_settled(r, scale) for r in responses):
+        exhausted = horizon >= max_horizon or (n_act + 1) * 2 * horizon > budget
+        if cut_short or exhausted or all(_settled(r, scale) for r in responses):
             break
         horizon *= 2
 
@@ -132,17 +161,20 @@ def probe_plant(
 
     safe_up, safe_down = high - default, default - low
     for index, limit in limit_sides(twin):
+        threshold, bound = guard_band(limit, baseline[:, index].min(), baseline[:, index].max())
         direction = np.sign(gain[index]) * (1.0 if limit.max is not None else -1.0)
         direction[np.abs(gain[index] * span) < 1e-6 * scale[index]] = 0.0
-        if not direction.any():
-            continue
-        reach = _safe_push(env, seed, twin, default, low, high, span, direction, nominal, horizon)
+        if threshold == bound or not direction.any():
+            continue  # default operation already reaches this limit, or no action moves its tag
+        reach = _safe_push(env, seed, twin, default, (low, high), direction, baseline, horizon)
         safe_up = np.where(direction > 0, np.minimum(safe_up, SAFETY_MARGIN * reach), safe_up)
         safe_down = np.where(direction < 0, np.minimum(safe_down, SAFETY_MARGIN * reach), safe_down)
 
     return PlantProfile(
         measured=tuple(twin.measured_names),
         nominal=nominal,
+        baseline_low=baseline.min(axis=0),
+        baseline_high=baseline.max(axis=0),
         scale=scale,
         gain=gain,
         response_time=response_time,
@@ -159,20 +191,21 @@ def _safe_push(
     seed: int,
     twin: Twin,
     default: np.ndarray,
-    low: np.ndarray,
-    high: np.ndarray,
-    span: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray],
     direction: np.ndarray,
-    nominal: np.ndarray,
+    baseline: np.ndarray,
     horizon: int,
 ) -> np.ndarray:
     """Per action, the largest move from the default along ``direction`` that kept clear of guard bands."""
-    sides = limit_sides(twin)
+    low, high = bounds
+    extremes = baseline.min(axis=0), baseline.max(axis=0)
+    bands = [(i, *guard_band(limit, extremes[0][i], extremes[1][i])) for i, limit in limit_sides(twin)]
+    bands = [(i, threshold, bound) for i, threshold, bound in bands if threshold != bound]
     reach = np.zeros_like(default)
     for fraction in PUSH_AMPLITUDES:
-        target = np.clip(default + fraction * span * direction, low, high)
+        target = np.clip(default + fraction * (high - low) * direction, low, high)
         run = _run(env, seed, np.tile(target, (horizon, 1)))
-        if any(_in_band(run[:, i], limit, nominal[i]) for i, limit in sides):
+        if any(_entered(run[:, i], threshold, bound) for i, threshold, bound in bands):
             break
         reach = np.abs(target - default)
         if np.allclose(target, np.where(direction > 0, high, np.where(direction < 0, low, target))):
@@ -180,9 +213,9 @@ def _safe_push(
     return reach
 
 
-def _in_band(values: np.ndarray, limit: HardLimit, nominal: float) -> bool:
-    threshold, _ = guard_threshold(limit, nominal)
-    return bool(np.any(values >= threshold) if limit.max is not None else np.any(values <= threshold))
+def _entered(values: np.ndarray, threshold: float, bound: float) -> bool:
+    """True when ``values`` reached the guard band that starts at ``threshold`` (``bound``: the limit)."""
+    return bool(np.any(values >= threshold) if bound >= threshold else np.any(values <= threshold))
 
 
 def _run(env: TwinEnv, seed: int, actions: np.ndarray) -> np.ndarray:
@@ -222,8 +255,3 @@ def _settled(response: np.ndarray, scale: np.ndarray) -> bool:
         return True
     earlier = response[(3 * len(response)) // 4, strongest]
     return bool(abs(final[strongest] - earlier) <= 0.1 * size)
-
-
-def measured_index(names: Sequence[str], tag: str) -> int | None:
-    """Position of ``tag`` in the measured vector, or None when it is an action or unknown."""
-    return list(names).index(tag) if tag in names else None
