@@ -143,22 +143,7 @@ def probe_plant(
             break
         horizon *= 2
 
-    nominal = baseline[(3 * len(baseline)) // 4 :].mean(axis=0)  # an average, for plants that never settle
-    gain = np.zeros((nominal.size, n_act))
-    response_time = np.full((nominal.size, n_act), horizon * twin.sample_period)
-    time_constant = np.full(n_act, horizon * twin.sample_period / 4.0)
-    for j, response in enumerate(responses):
-        final = _final(response)
-        gain[:, j] = final / bumps[j]
-        for i in np.flatnonzero(np.abs(final) / scale > 1e-9):
-            reached = np.flatnonzero(np.abs(response[:, i]) >= 0.63 * abs(final[i]))
-            response_time[i, j] = (
-                max(int(reached[0]) if reached.size else len(response), 1) * twin.sample_period
-            )
-        strongest = int(np.argmax(np.abs(final) / scale))
-        if abs(final[strongest]) / scale[strongest] > 1e-9:
-            time_constant[j] = response_time[strongest, j]
-
+    gain, response_time, time_constant = _step_facts(responses, bumps, scale, twin.sample_period, horizon)
     safe_up, safe_down = high - default, default - low
     for index, limit in limit_sides(twin):
         threshold, bound = guard_band(limit, baseline[:, index].min(), baseline[:, index].max())
@@ -172,7 +157,7 @@ def probe_plant(
 
     return PlantProfile(
         measured=tuple(twin.measured_names),
-        nominal=nominal,
+        nominal=baseline[(3 * len(baseline)) // 4 :].mean(axis=0),  # an average: some plants never settle
         baseline_low=baseline.min(axis=0),
         baseline_high=baseline.max(axis=0),
         scale=scale,
@@ -184,6 +169,30 @@ def probe_plant(
         safe_down=np.asarray(safe_down),
         sample_period=twin.sample_period,
     )
+
+
+def _step_facts(
+    responses: list[np.ndarray], bumps: np.ndarray, scale: np.ndarray, period: float, horizon: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gain matrix, 63 % response times and each action's dominant time constant from step responses.
+
+    A tag that did not respond gets the run's duration as response time; an action that moved
+    nothing gets a quarter of it as time constant.
+    """
+    n_measured, duration = scale.size, horizon * period
+    gain = np.zeros((n_measured, len(responses)))
+    response_time = np.full((n_measured, len(responses)), duration)
+    time_constant = np.full(len(responses), duration / 4.0)
+    for j, response in enumerate(responses):
+        final = _final(response)
+        gain[:, j] = final / bumps[j]
+        for i in np.flatnonzero(np.abs(final) / scale > 1e-9):
+            reached = np.flatnonzero(np.abs(response[:, i]) >= 0.63 * abs(final[i]))
+            response_time[i, j] = max(int(reached[0]) if reached.size else len(response), 1) * period
+        strongest = int(np.argmax(np.abs(final) / scale))
+        if abs(final[strongest]) / scale[strongest] > 1e-9:
+            time_constant[j] = response_time[strongest, j]
+    return gain, response_time, time_constant
 
 
 def _safe_push(
