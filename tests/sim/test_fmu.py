@@ -9,13 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pythonfmu.builder import FmuBuilder  # dev extra; fmpy comes with it through worldtwin[fmu]
 
 from worldtwin.errors import SimulationError
 from worldtwin.sim import check_twin_env
 from worldtwin.sim.fmu import FmuTwinEnv
-
-pytest.importorskip("fmpy", reason="the fmu extra (fmpy) is part of the dev install")
-builder = pytest.importorskip("pythonfmu.builder", reason="pythonfmu is part of the dev install")
 
 # A lumped electric heater: C·dT/dt = P − UA·(T − T_amb), stepped with its exact solution.
 HEATER_SOURCE = """
@@ -57,7 +55,7 @@ def heater_fmu(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("fmu")
     script = folder / "WtHeater.py"
     script.write_text(HEATER_SOURCE, encoding="utf-8")
-    return Path(builder.FmuBuilder.build_FMU(script, dest=folder))
+    return Path(FmuBuilder.build_FMU(script, dest=folder))
 
 
 @pytest.fixture(scope="module")
