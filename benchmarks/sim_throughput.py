@@ -60,7 +60,7 @@ class Settings:
 
 
 FULL = Settings(
-    scalar_steps=2000, batch_steps=50, vector_batch=BATCH, vector_steps=3, peer_steps=300, repeats=5
+    scalar_steps=2000, batch_steps=300, vector_batch=BATCH, vector_steps=3, peer_steps=300, repeats=5
 )
 QUICK = Settings(scalar_steps=100, batch_steps=3, vector_batch=16, vector_steps=2, peer_steps=20, repeats=1)
 
@@ -271,6 +271,7 @@ def main() -> None:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "worldtwin": worldtwin.__version__,
+        "twins": twins,
         "results": rows,
         "cstr_accuracy": accuracy,
     }

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from worldtwin.sim.physics import Array, PhysicsTwinEnv, ar1_step, rk4
+from worldtwin.sim.physics import Array, PhysicsTwinEnv, Rows, ar1_step, rk4
 from worldtwin.spec.schema import Twin
 
 # Stable low-conversion steady state at the default operating point (Tc = 300 K, q = 100 L/min,
@@ -153,9 +153,11 @@ def transition(state: Array, action: Array, params: CSTRParams, rng: np.random.G
     tc, q = action[:, 0], action[:, 1]
     caf, tf = state[:, 2], state[:, 3]
 
-    def derivative(x: Array) -> Array:
+    def derivative(x: Array, rows: Rows) -> Array:
         rates = np.empty_like(x)
-        rates[:, 0], rates[:, 1] = reactor_rates(x[:, 0], x[:, 1], caf, tf, tc, q, params)
+        rates[:, 0], rates[:, 1] = reactor_rates(
+            x[:, 0], x[:, 1], caf[rows], tf[rows], tc[rows], q[rows], params
+        )
         return rates
 
     reactor = rk4(
@@ -163,7 +165,7 @@ def transition(state: Array, action: Array, params: CSTRParams, rng: np.random.G
         state[:, :2],
         params.sample_minutes,
         params.substeps,
-        stiffness=lambda x: fastest_rate(x[:, 0], x[:, 1], q, params),
+        stiffness=lambda x, rows: fastest_rate(x[:, 0], x[:, 1], q[rows], params),
         safety=params.step_safety,
     )
 

@@ -25,7 +25,9 @@ from worldtwin.spec.schema import Twin
 
 ParamsT = TypeVar("ParamsT")
 Array = np.ndarray
-Derivative = Callable[[Array], Array]
+Rows = slice | np.ndarray
+Derivative = Callable[[Array, Rows], Array]
+"""``derivative(x, rows)``: dx/dt of the batch members ``rows`` (slice or indices) whose states are ``x``."""
 
 
 def rk4(
@@ -33,33 +35,41 @@ def rk4(
     x: Array,
     duration: float,
     substeps: int,
-    stiffness: Callable[[Array], Array] | None = None,
+    stiffness: Derivative | None = None,
     safety: float = 0.5,
 ) -> Array:
-    """Integrate ``dx/dt = derivative(x)`` over ``duration`` with the classical Runge–Kutta scheme.
+    """Integrate ``dx/dt = derivative(x, rows)`` over ``duration`` with the classical Runge–Kutta scheme.
 
-    Steps are ``duration / substeps`` long. When ``stiffness(x)`` is given (an estimate of the fastest
-    rate of each batch member, in 1/time) a member's step also stays below ``safety / stiffness``, so
-    a runaway (an exothermic ignition, say) is integrated stably instead of blowing up; members that
-    need no shorter step take exactly ``substeps`` steps. Deterministic: the steps depend on the state only.
+    Steps are ``duration / substeps`` long. When ``stiffness(x, rows)`` is given (an estimate of the
+    fastest rate of each batch member, in 1/time) a member's step also stays below ``safety /
+    stiffness``, so a runaway (an exothermic ignition, say) is integrated stably instead of blowing
+    up; members that need no shorter step take exactly ``substeps`` steps, and once they are done
+    only the members still running are stepped, so one runaway does not slow a whole batch down.
+    Deterministic: the steps depend on the state only.
     """
     nominal = duration / substeps
     if stiffness is None:
         for _ in range(substeps):
-            x = _rk4_step(derivative, x, nominal)
+            x = _rk4_step(_for_rows(derivative, slice(None)), x, nominal)
         return x
-    remaining = np.full((x.shape[0], 1), float(duration))
-    done = 1e-9 * duration
-    while np.any(remaining > done):
-        limit = safety / np.maximum(stiffness(x), 1e-300)[:, None]
-        h = np.minimum(np.minimum(nominal, limit), remaining)
-        h = np.where(remaining > done, h, 0.0)
-        x = _rk4_step(derivative, x, h)
-        remaining = remaining - h
+    x = np.array(x, dtype=np.float64)
+    remaining = np.full(x.shape[0], float(duration))
+    rows = np.arange(x.shape[0])
+    while rows.size:
+        part = x[rows]
+        limit = safety / np.maximum(stiffness(part, rows), 1e-300)
+        h = np.minimum(np.minimum(nominal, limit), remaining[rows])
+        x[rows] = _rk4_step(_for_rows(derivative, rows), part, h[:, None])
+        remaining[rows] -= h
+        rows = rows[remaining[rows] > 1e-9 * duration]
     return x
 
 
-def _rk4_step(derivative: Derivative, x: Array, h: Array | float) -> Array:
+def _for_rows(derivative: Derivative, rows: Rows) -> Callable[[Array], Array]:
+    return lambda x: derivative(x, rows)
+
+
+def _rk4_step(derivative: Callable[[Array], Array], x: Array, h: Array | float) -> Array:
     k1 = derivative(x)
     k2 = derivative(x + 0.5 * h * k1)
     k3 = derivative(x + 0.5 * h * k2)

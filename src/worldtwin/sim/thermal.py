@@ -191,7 +191,7 @@ def transition(state: Array, action: Array, params: ThermalParams, rng: np.rando
     ambient = ambient_profile(clock, params) + state[:, 4]
     power = action[:, 0]
     tanks = rk4(
-        lambda x: node_rates(x, draw, ambient, power, params),
+        lambda x, rows: node_rates(x, draw[rows], ambient[rows], power[rows], params),
         state[:, :2],
         params.sample_seconds,
         params.substeps,
