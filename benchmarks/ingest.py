@@ -1,6 +1,6 @@
 """Telemetry ingest benchmark: files, queries, durability and live MQTT / OPC UA, all in one run.
 
-    python benchmarks/ingest.py            # everything; about 3 minutes plus the 60 s MQTT run
+    python benchmarks/ingest.py            # everything, 3-4 minutes (the MQTT run alone takes 60 s)
     python benchmarks/ingest.py --quick    # small sizes and short runs (seconds; tests call this)
     python benchmarks/ingest.py --only batch,query
     python benchmarks/ingest.py --only mqtt_sustained --mqtt-rate 15000 --mqtt-seconds 20
@@ -13,18 +13,19 @@ Sections (each a function ``section_<name>(ctx) -> dict`` registered in ``SECTIO
 * ``durability`` — one durable commit per ``write()`` vs group commit vs one big commit.
 * ``mqtt_sustained`` — a publisher sends single-reading JSON messages at ``--mqtt-rate`` (QoS 1) for
   ``--mqtt-seconds`` to a local broker; the MQTT source writes them through the ingest pipeline and
-  ``Store.writer()`` (group commit, durable) into a DuckDB store. Zero loss means: the rows counted in
-  the store afterwards equal the messages the broker acknowledged. Peer: the offered rate.
+  ``Store.writer()`` (group commit, durable) into a DuckDB store. Zero loss means: messages sent =
+  messages the broker acknowledged = rows counted in the store afterwards. Peer: the offered rate.
 * ``mqtt_peak`` — receive ceilings: the broker holds a backlog for a persistent session, the subscriber
   reconnects and drains it (no publisher competing for the CPU). Rows: a bare paho subscriber that
   only counts (the peer), the JSON source into a counting sink and into the durable store, the
   Sparkplug B source into a counting sink.
-* ``opcua`` — an asyncua server process changes 20 variables every few ms; samples/s delivered by
-  a bare asyncua handler that only counts (the peer) and by the OPC UA source into the durable store.
+* ``opcua`` — an asyncua server process changes 20 variables as fast as it can; samples/s delivered
+  to a bare asyncua handler that only counts (the peer) and by the OPC UA source into the durable store.
 
 Results are printed as one table of ratios against the peers measured in the same run and merged into
-``benchmarks/results/ingest.json`` (sections that did not run keep their previous numbers), with the
-load average before and after the run. Timings are medians over ``--repeats``.
+``benchmarks/results/ingest.json`` (sections that did not run keep their previous numbers; ``run``
+describes the last invocation, with the load average before and after it). Timings are medians over
+``--repeats`` (files, queries) or ``live_repeats`` rounds (MQTT drains, OPC UA windows).
 """
 
 from __future__ import annotations
