@@ -5,7 +5,7 @@
 set -u
 want=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || want+=(mosquitto)
-# mosquitto_pub: the C publisher of benchmarks/ingest_live.py (it falls back to paho without it)
+# mosquitto_pub: the C publisher of benchmarks/ingest.py (it falls back to paho without it)
 command -v mosquitto_pub >/dev/null 2>&1 || want+=(mosquitto-clients)
 [ ${#want[@]} -eq 0 ] && exit 0
 

@@ -219,7 +219,8 @@ def ingest(
 def _ingest_live(twin: str, store: str | None, policy: ValidationPolicy, duration: float | None) -> None:
     from worldtwin.cli.live import ingest_live
 
-    with _open(twin, store, policy=policy) as opened, opened.writer() as writer:
+    # The ingest pipeline already gathers up to 0.2 s per write; a writer delay on top only adds latency.
+    with _open(twin, store, policy=policy) as opened, opened.writer(max_delay=0.0) as writer:
         final = ingest_live(opened.twin, writer, quarantine=opened, duration=duration)
     if final.rejects:
         console.print(
