@@ -124,7 +124,7 @@ class WindowForecaster(ABC):
         return np.concatenate([self._halfwidth, extra])
 
     def surprise(self, frame: pd.DataFrame) -> pd.Series:
-        """Per-sample anomaly score: standardised squared k-step prediction error (NaN: too little history)."""
+        """Per-sample anomaly score: standardised squared k-step prediction error (NaN: short history)."""
         if self._step_rmse is None:
             raise ModelError(f"{self.name} has no error scale yet; call calibrate(...) first")
         values = np.full(len(frame), np.nan)

@@ -88,7 +88,7 @@ class DartsForecaster(WindowForecaster):
                 "the darts forecaster is not fitted; use DartsForecaster.fit(train, validation, roles)"
             )
         horizon = u_future.shape[1]
-        # darts predicts whole chunks: pad the covariates so the last chunk has inputs (extra steps are dropped)
+        # darts predicts whole chunks: pad covariates so the last chunk has inputs (extra steps dropped)
         pad = -(-horizon // self.chunk) * self.chunk - horizon + self.chunk
         inputs = np.concatenate(
             [u_hist[:, -self.history :], u_future, np.repeat(u_future[:, -1:], pad, axis=1)], axis=1

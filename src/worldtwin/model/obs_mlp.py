@@ -108,7 +108,7 @@ class RolloutMLP(WindowForecaster):
     def _rollout(
         self, member: nn.Module, y: torch.Tensor, u: torch.Tensor, u_future: torch.Tensor, steps: int
     ) -> torch.Tensor:
-        """Open-loop rollout, standardised units: (B, L, ny), (B, L, nu), (B, ≥steps-1, nu) → (B, steps, ny)."""
+        """Open-loop rollout (standardised): (B, L, ny), (B, L, nu), (B, ≥steps-1, nu) → (B, steps, ny)."""
         out = []
         scale = self.step_scale.to(y.device)
         for step in range(steps):
