@@ -30,3 +30,8 @@ def tank_table(episodes: int, steps: int, *, seed: int = 0, noise: float = 0.01)
 @pytest.fixture(scope="module")
 def tanks() -> pd.DataFrame:
     return tank_table(12, 160)
+
+
+@pytest.fixture
+def tank_roles() -> Roles:
+    return ROLES
