@@ -11,17 +11,13 @@ from rich.table import Table
 
 from worldtwin.cli.output import console, err_console, progress, split_names
 from worldtwin.errors import DataError, ModelError
-from worldtwin.model.eval_report import detection_rows, forecast_rows, plot_evaluation
-from worldtwin.model.eval_suite import BASELINES, compare, fit_baselines, zscore_detector
-from worldtwin.model.eval_windows import Roles, split_episodes
-from worldtwin.model.evaluate import SurpriseScorer
 from worldtwin.model.forecast import Forecaster
-from worldtwin.model.obs_mlp import RolloutMLPConfig
 from worldtwin.spec.loading import load_spec
 from worldtwin.spec.schema import Twin
 from worldtwin.telemetry.table import read_table
 
 NO_MODEL = "-"
+BASELINES = "persistence, arx, mlp, darts"
 
 
 def register(app: typer.Typer) -> None:
@@ -63,7 +59,7 @@ def evaluate(
     ] = None,
     horizons: Annotated[str, typer.Option(help="Forecast horizons in steps, comma-separated.")] = "1,10,50",
     baselines: Annotated[
-        str, typer.Option(help=f"Peers to fit and score: {','.join(BASELINES)}.")
+        str, typer.Option(help=f"Peers to fit and score: {BASELINES}.")
     ] = "persistence,arx,mlp",
     origins: Annotated[int, typer.Option(help="Forecast origins drawn from the scored episodes.")] = 200,
     faults: Annotated[
@@ -83,6 +79,13 @@ def evaluate(
 
     Example:  worldtwin evaluate runs/cstr heldout.parquet --train train.parquet --faults --plot eval.png
     """
+    # torch and the baselines load here, so `worldtwin --help` stays fast
+    from worldtwin.model.eval_report import detection_rows, forecast_rows, plot_evaluation
+    from worldtwin.model.eval_suite import compare, fit_baselines, zscore_detector
+    from worldtwin.model.eval_windows import Roles, split_episodes
+    from worldtwin.model.evaluate import SurpriseScorer
+    from worldtwin.model.obs_mlp import RolloutMLPConfig
+
     steps = sorted({int(h) for h in split_names(horizons)}) if horizons else []
     if not steps or steps[0] < 1:
         raise DataError(f"--horizons {horizons!r}: expected positive step counts such as 1,10,50")
