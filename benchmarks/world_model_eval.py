@@ -39,7 +39,7 @@ import pandas as pd
 from worldtwin.model.eval_report import detection_rows, forecast_rows, markdown
 from worldtwin.model.eval_suite import compare, fit_baselines, zscore_detector
 from worldtwin.model.eval_windows import Roles, split_episodes
-from worldtwin.model.evaluate import SurpriseScorer
+from worldtwin.model.evaluate import SurpriseScorer, evaluate_detection
 from worldtwin.model.forecast import Forecaster
 from worldtwin.model.obs_mlp import RolloutMLPConfig
 from worldtwin.sim.sensors import redundant_sensors, redundant_spec
@@ -52,6 +52,8 @@ CACHE = ROOT / "benchmarks" / ".cache"
 RESULTS = ROOT / "benchmarks" / "results"
 BUILTIN_IDS = {"cstr": "worldtwin/cstr-v1", "packaging": "worldtwin/packaging-line-v1"}
 FAULT_PLANTS = ("cstr", "pcgym-cstr", "tanks")
+SUBTLE = {"drift": 0.2, "spike": 0.2, "bias": 0.1}
+"""A harder fault set (× tag std; stuck-at has no size): separates scorers that all reach 1.0 by default."""
 
 
 @dataclass
@@ -274,8 +276,20 @@ def run_plant(plant: Plant, args: argparse.Namespace) -> dict[str, Any]:
         f"world model: {'yes' if wm is not None else 'not in this build'}"
     )
     print(markdown(*forecast_rows(result.forecasts)))
+    subtle = None
     if result.detection:
         print(markdown(*detection_rows(result.detection)))
+        subtle = evaluate_detection(
+            detectors,
+            test,
+            roles,
+            window=25 if args.quick else 50,
+            warmup=32,
+            magnitudes=SUBTLE,
+            seed=args.seed,
+        )
+        print(f"subtle faults {SUBTLE} (× tag std):")
+        print(markdown(*detection_rows(subtle)))
     return {
         "plant": plant.name,
         "title": plant.twin.metadata.title,
@@ -291,6 +305,7 @@ def run_plant(plant: Plant, args: argparse.Namespace) -> dict[str, Any]:
         "fit_seconds": fit_seconds,
         "seconds": round(time.perf_counter() - started, 1),
         **result.to_dict(),
+        "detection_subtle": None if subtle is None else {"magnitudes": SUBTLE, **subtle.to_dict()},
     }
 
 
