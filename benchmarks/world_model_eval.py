@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from worldtwin.model.eval_report import detection_rows, forecast_rows, markdown
+from worldtwin.model.eval_report import detection_rows, forecast_rows, markdown, plot_evaluation
 from worldtwin.model.eval_suite import compare, fit_baselines, zscore_detector
 from worldtwin.model.eval_windows import Roles, split_episodes
 from worldtwin.model.evaluate import SurpriseScorer, evaluate_detection
@@ -276,6 +276,10 @@ def run_plant(plant: Plant, args: argparse.Namespace) -> dict[str, Any]:
         f"world model: {'yes' if wm is not None else 'not in this build'}"
     )
     print(markdown(*forecast_rows(result.forecasts)))
+    plot = None
+    if args.plots:
+        plot = plot_evaluation(result.forecasts, args.plots / f"eval-{plant.name}.png").resolve()
+        print(f"plot: {plot}")
     subtle = None
     if result.detection:
         print(markdown(*detection_rows(result.detection)))
@@ -306,6 +310,7 @@ def run_plant(plant: Plant, args: argparse.Namespace) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - started, 1),
         **result.to_dict(),
         "detection_subtle": None if subtle is None else {"magnitudes": SUBTLE, **subtle.to_dict()},
+        "plot": str(plot) if plot else None,
     }
 
 
@@ -355,6 +360,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--json", type=Path, default=None, help="default: benchmarks/results/world_model_eval[_quick].json"
     )
     parser.add_argument("--markdown", type=Path, default=None, help="also write the tables as Markdown here")
+    parser.add_argument(
+        "--plots", type=Path, default=None, help="write eval-<plant>.png (fans, error vs horizon) here"
+    )
     args = parser.parse_args(argv)
     args.baselines = args.baselines.split(",")
     if args.quick:
@@ -427,6 +435,9 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         ]
         evaluation = _evaluation_from(fc)
         lines.append(markdown(*forecast_rows(evaluation)))
+        if plant.get("plot"):
+            picture = os.path.relpath(plant["plot"], path.parent.resolve())
+            lines += ["", f"![{plant['plant']}: forecast fans and error vs horizon]({picture})"]
         if plant["detection"]:
             det = plant["detection"]
             lines += [
