@@ -22,13 +22,13 @@ Plants:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,14 +199,17 @@ def sensors_plant(base: Plant, n_sensors: int, seed: int) -> Plant:
 # --- the world model (when this build has one) -----------------------------------------------------
 
 
-def world_model(train: pd.DataFrame, validation: pd.DataFrame, twin: Twin) -> Forecaster | None:
-    import worldtwin
-
-    trainer: Callable[..., Any] | None = getattr(worldtwin, "train", None)
-    if trainer is None:
+def world_model(train: pd.DataFrame, validation: pd.DataFrame, twin: Twin, args: argparse.Namespace) -> Any:
+    """Train the default world model on train+validation (it holds out its own share), or None without one."""
+    try:
+        from worldtwin.model import TrainConfig  # type: ignore[attr-defined]
+        from worldtwin.model import train as train_world_model
+    except ImportError:
         return None
-    data = pd.concat([train, validation], ignore_index=True)
-    return trainer(data, twin)  # type: ignore[no-any-return]
+    wanted = {"seed": args.seed, "max_seconds": args.wm_seconds, "max_steps": 60 if args.quick else None}
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in wanted.items() if k in known and v is not None})
+    return train_world_model(pd.concat([train, validation], ignore_index=True), twin, config)
 
 
 # --- one plant --------------------------------------------------------------------------------------
@@ -226,7 +229,7 @@ def run_plant(plant: Plant, args: argparse.Namespace) -> dict[str, Any]:
     )
     fit_seconds: dict[str, float] = {}
     models: dict[str, Forecaster] = {}
-    wm = world_model(train, validation, plant.twin)
+    wm = world_model(train, validation, plant.twin, args)
     if wm is not None:
         models["world model"] = wm
     clock = time.perf_counter()
@@ -355,6 +358,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--mlp-seconds", type=float, default=240.0, help="training budget of the MLP ensemble"
     )
+    parser.add_argument("--wm-seconds", type=float, default=None, help="training budget of the world model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--json", type=Path, default=None, help="default: benchmarks/results/world_model_eval[_quick].json"
