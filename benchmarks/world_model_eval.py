@@ -249,6 +249,7 @@ def run_plant(plant: Plant, args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed,
         mlp=mlp,
         darts_options={"regressor": "linear"} if args.quick else None,
+        arx_orders=plant.arx_orders,
         on_fitted=timed,
     )
     models.update(fitted)

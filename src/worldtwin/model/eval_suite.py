@@ -60,6 +60,7 @@ def fit_baselines(
     seed: int = 0,
     mlp: RolloutMLPConfig | None = None,
     darts_options: Mapping[str, Any] | None = None,
+    arx_orders: Sequence[int] = (1, 2, 3, 5, 8),
     on_fitted: Callable[[str], None] | None = None,
 ) -> dict[str, WindowForecaster]:
     """Fit the named baselines (see :data:`BASELINES`) and calibrate their bands on ``validation``."""
@@ -75,8 +76,9 @@ def fit_baselines(
             model = Persistence(roles, level)
             model.calibrate(val_eps, horizon, seed=seed)
         elif name == "arx":
+            horizons = (1, min(10, horizon), horizon)
             model = ARX.fit(
-                train_eps, val_eps, roles, horizons=(1, min(10, horizon), horizon), level=level, seed=seed
+                train_eps, val_eps, roles, orders=arx_orders, horizons=horizons, level=level, seed=seed
             )
         elif name == "mlp":
             model = RolloutMLP.fit(
