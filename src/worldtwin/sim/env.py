@@ -70,9 +70,7 @@ class TwinEnv(gym.Env[np.ndarray, np.ndarray], ABC):
     def __init__(self, twin: Twin, max_episode_steps: int | None = None) -> None:
         self.twin = twin
         self.max_episode_steps = max_episode_steps
-        self.observation_space = spaces.Box(
-            -np.inf, np.inf, shape=(len(twin.measured_names),), dtype=np.float64
-        )
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(len(twin.measured_names),), dtype=np.float64)
         low, high = action_bounds(twin)
         self.action_space = spaces.Box(low, high, dtype=np.float64)
         self._max_change = max_step_change(twin)
@@ -114,9 +112,7 @@ class TwinEnv(gym.Env[np.ndarray, np.ndarray], ABC):
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if not self._ready:
-            raise SimulationError(
-                f"{type(self).__name__}.step() called before reset(); call env.reset(seed=...) first"
-            )
+            raise SimulationError(f"{type(self).__name__}.step() called before reset(); call env.reset(seed=...) first")
         applied = self.constrain(action)
         measured = self._advance(applied)
         self._last_action = applied
@@ -155,8 +151,4 @@ class TwinEnv(gym.Env[np.ndarray, np.ndarray], ABC):
         return np.asarray([measured[name] for name in self.twin.measured_names], dtype=np.float64)
 
     def _info(self, measured: dict[str, float], applied: np.ndarray) -> dict[str, Any]:
-        return {
-            "tags": self._all_tags(measured, applied),
-            "action_applied": applied.copy(),
-            "time": self.time,
-        }
+        return {"tags": self._all_tags(measured, applied), "action_applied": applied.copy(), "time": self.time}

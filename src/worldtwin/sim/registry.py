@@ -77,11 +77,7 @@ def entry(id: str) -> TwinEntry:
         pass
     close = difflib.get_close_matches(id, _REGISTRY, n=3, cutoff=0.5)
     close += [known for known in _REGISTRY if known.split("/")[-1].startswith(id) and known not in close]
-    hint = (
-        f"did you mean {' or '.join(repr(c) for c in close)}?"
-        if close
-        else "run 'worldtwin twins' to list them"
-    )
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "run 'worldtwin twins' to list them"
     raise UnknownTwinError(f"no twin registered as {id!r}; {hint}")
 
 

@@ -73,17 +73,14 @@ class Tag(_SpecModel):
     """A named signal: measured, manipulated, or a disturbance or KPI, in engineering units."""
 
     name: str = Field(pattern=TAG_NAME_PATTERN, description="Unique tag name; the column name in datasets.")
-    unit: str = Field(
-        "", description="Engineering unit understood by pint, e.g. 'K', 'kmol/m^3', '%', 'EUR/MWh'."
-    )
+    unit: str = Field("", description="Engineering unit understood by pint, e.g. 'K', 'kmol/m^3', '%', 'EUR/MWh'.")
     kind: TagKind = Field(
         "observation",
         description="observation (measured state), action (manipulated), disturbance (measured, not "
         "manipulated) or kpi (derived performance figure).",
     )
     range: tuple[float, float] | None = Field(
-        None,
-        description="[min, max] physically plausible values; readings outside are flagged by validation.",
+        None, description="[min, max] physically plausible values; readings outside are flagged by validation."
     )
     sampling_period: Duration | None = Field(
         None,
@@ -153,17 +150,11 @@ class FileSource(_SpecModel):
 
     type: Literal["csv", "parquet"]
     path: str = Field(description="File path, relative to the spec file.")
-    layout: Literal["wide", "long"] = Field(
-        "wide", description="wide: one column per tag; long: tag, time, value rows."
-    )
+    layout: Literal["wide", "long"] = Field("wide", description="wide: one column per tag; long: tag, time, value rows.")
     time_column: str = Field("time", description="Column holding the timestamp.")
     timezone: str | None = Field(None, description="IANA zone of naive timestamps, e.g. 'Europe/Berlin'.")
-    columns: dict[str, str] = Field(
-        default_factory=dict, description="File column → tag name, when they differ."
-    )
-    units: dict[str, str] = Field(
-        default_factory=dict, description="Tag → unit used in the file, converted on import."
-    )
+    columns: dict[str, str] = Field(default_factory=dict, description="File column → tag name, when they differ.")
+    units: dict[str, str] = Field(default_factory=dict, description="Tag → unit used in the file, converted on import.")
 
 
 class OpcUaSource(_SpecModel):
@@ -183,9 +174,7 @@ class MqttSource(_SpecModel):
     port: int = Field(1883, ge=1, le=65535)
     topic: str = Field(description="Topic filter, e.g. 'plant/reactor/#' or 'spBv1.0/plant/#'.")
     payload: Literal["json", "sparkplug"] = "json"
-    tags: dict[str, str] = Field(
-        default_factory=dict, description="Payload metric name → tag name, when they differ."
-    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Payload metric name → tag name, when they differ.")
 
 
 class SimulatorSource(_SpecModel):
@@ -204,9 +193,7 @@ class ModelConfig(_SpecModel):
     latent_dim: int = Field(32, ge=2, le=1024, description="Size of the latent state z.")
     history: int = Field(3, ge=1, le=64, description="Past samples the encoder sees.")
     predictor: Literal["mlp", "transformer"] = Field("mlp", description="Latent predictor architecture.")
-    rollout_steps: int = Field(
-        16, ge=1, le=256, description="Open-loop steps in the multi-step training loss."
-    )
+    rollout_steps: int = Field(16, ge=1, le=256, description="Open-loop steps in the multi-step training loss.")
     sigreg_weight: float = Field(0.01, ge=0, description="λ of the SIGReg anti-collapse term.")
     ensemble: int = Field(5, ge=1, le=32, description="Predictors in the ensemble (epistemic spread).")
     anchored: Literal["auto", "on", "off"] = Field(
@@ -286,16 +273,6 @@ class Twin(_SpecModel):
 
 
 SPEC_MODELS: tuple[type[BaseModel], ...] = (
-    Twin,
-    Metadata,
-    Asset,
-    Tag,
-    Action,
-    HardLimit,
-    Objective,
-    ModelConfig,
-    FileSource,
-    OpcUaSource,
-    MqttSource,
-    SimulatorSource,
+    Twin, Metadata, Asset, Tag, Action, HardLimit, Objective, ModelConfig,
+    FileSource, OpcUaSource, MqttSource, SimulatorSource,
 )

@@ -32,15 +32,8 @@ def parse_unit(text: str) -> pint.Unit:
         return ureg.dimensionless
     try:
         parsed = ureg.parse_units(cleaned)
-    except (
-        pint.errors.UndefinedUnitError,
-        pint.errors.DefinitionSyntaxError,
-        AttributeError,
-        TypeError,
-        ValueError,
-        AssertionError,
-        KeyError,
-    ) as exc:
+    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError,
+            TypeError, ValueError, AssertionError, KeyError) as exc:
         raise UnitParseError(f"unknown unit {text!r}") from exc
     return parsed
 
@@ -77,13 +70,8 @@ def seconds(value: float | str) -> float:
         return float(value)
     try:
         quantity = ureg.Quantity(value)
-    except (
-        pint.errors.UndefinedUnitError,
-        pint.errors.DefinitionSyntaxError,
-        ValueError,
-        TypeError,
-        AttributeError,
-    ) as exc:
+    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, TypeError,
+            AttributeError) as exc:
         raise ValueError(f"cannot read {value!r} as a duration; write e.g. 10, '10 s' or '5 min'") from exc
     if isinstance(quantity, int | float):
         return float(quantity)
