@@ -18,4 +18,4 @@ __all__ = [
     "spec_of",
 ]
 
-from worldtwin.sim import builtins as _builtins  # noqa: E402,F401  (registers the built-in twins)
+from worldtwin.sim import builtins as _builtins  # noqa: F401  (registers the built-in twins)

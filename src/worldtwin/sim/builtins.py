@@ -5,3 +5,10 @@ from __future__ import annotations
 from worldtwin.sim.registry import register
 
 __all__ = ["register"]
+
+register(
+    "worldtwin/packaging-line-v1",
+    "worldtwin.sim.packaging_line:PackagingLineEnv",
+    spec="packaging-line.yaml",
+    description="SimPy bottling line: filler, capper, labeller, packer; breakdowns, changeovers, energy.",
+)
