@@ -64,6 +64,7 @@ class Plant:
     how: str
     baselines: list[str] = field(default_factory=lambda: ["persistence", "arx", "mlp", "darts"])
     arx_orders: tuple[int, ...] = (1, 2, 3, 5, 8)
+    darts: dict[str, Any] | None = None
 
 
 class UnavailableError(Exception):
@@ -86,23 +87,53 @@ def random_steps(
     return out
 
 
+def generic_plan(twin: Twin, rng: np.random.Generator, steps: int) -> tuple[np.ndarray, str]:
+    """Every action a random-step signal: levels uniform within its bounds, held 5–40 steps."""
+    from worldtwin.sim.env import action_bounds
+
+    low, high = action_bounds(twin)
+    plan = np.stack(
+        [random_steps(rng, steps, lo, hi, (5, 40)) for lo, hi in zip(low, high, strict=True)], axis=1
+    )
+    return plan, "every action a random-step signal (levels uniform within its bounds, held 5–40 steps)"
+
+
+def packaging_plan(twin: Twin, rng: np.random.Generator, steps: int) -> tuple[np.ndarray, str]:
+    """Speeds step around the line's range, maintenance pulsed rarely, the next product changes now and then.
+
+    Uniform random ``pm`` values would request maintenance every other minute (docs/packaging-line.md)."""
+    plan = np.zeros((steps, len(twin.action_names)))
+    for i, name in enumerate(twin.action_names):
+        low, high = twin.action(name).bounds
+        if name.endswith(".speed"):
+            plan[:, i] = random_steps(rng, steps, low + 0.4 * (high - low), high, (10, 60))
+        elif name.endswith(".pm"):
+            plan[:, i] = (rng.random(steps) < 1 / 240).astype(float)  # about one request per machine in 4 h
+        else:  # line.next_product
+            plan[:, i] = np.round(random_steps(rng, steps, -0.49, 2.49, (30, 120)))
+    how = (
+        "speeds random steps, levels uniform in the upper 60 % of their bounds, held 10–60 min; pm pulses "
+        "with probability 1/240 per minute per machine; next product a random code held 30–120 min"
+    )
+    return plan, how
+
+
+EXCITATION = {"cstr": generic_plan, "packaging": packaging_plan}
+
+
 def builtin_plant(name: str, episodes: int, steps: int, seed: int) -> Plant:
     import worldtwin
-    from worldtwin.sim.env import action_bounds
 
     twin_id = BUILTIN_IDS[name]
     if twin_id not in worldtwin.registered():
         raise UnavailableError(f"{twin_id} is not registered in this build (arrives with the built-in twins)")
     env = worldtwin.make(twin_id)
     twin = env.twin
-    low, high = action_bounds(twin)
     rng = np.random.default_rng(seed)
     rows = []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed * 1000 + episode)
-        plan = np.stack(
-            [random_steps(rng, steps, lo, hi, (5, 40)) for lo, hi in zip(low, high, strict=True)], axis=1
-        )
+        plan, excitation = EXCITATION[name](twin, rng, steps)
         for k in range(steps):
             next_obs, _, terminated, truncated, step_info = env.step(plan[k])
             measured = dict(zip(twin.measured_names, obs, strict=True))
@@ -113,10 +144,11 @@ def builtin_plant(name: str, episodes: int, steps: int, seed: int) -> Plant:
                 break
     env.close()
     how = (
-        f"{episodes} episodes × {steps} steps of {twin_id}, reset(seed=1000·seed+episode); every action a "
-        "random-step signal (levels uniform within its bounds, held 5–40 steps), clipped to rate limits"
+        f"{episodes} episodes × {steps} steps of {twin_id}, reset(seed=1000·seed+episode); {excitation}; "
+        "actions pass the env's bounds and rate limits, the applied values are recorded"
     )
-    return Plant(name, twin, pd.DataFrame(rows), how)
+    big = len(twin.predicted_names) > 10  # one boosted-tree regressor per tag and step would take hours
+    return Plant(name, twin, pd.DataFrame(rows), how, darts={"regressor": "linear"} if big else None)
 
 
 def external_plant(name: str, episodes: int, steps: int, seed: int) -> Plant:
@@ -248,7 +280,7 @@ def run_plant(plant: Plant, args: argparse.Namespace) -> dict[str, Any]:
         horizon=max(horizons),
         seed=args.seed,
         mlp=mlp,
-        darts_options={"regressor": "linear"} if args.quick else None,
+        darts_options={"regressor": "linear"} if args.quick else plant.darts,
         arx_orders=plant.arx_orders,
         on_fitted=timed,
     )
