@@ -79,6 +79,14 @@ def evaluate(
 
     Example:  worldtwin evaluate runs/cstr heldout.parquet --train train.parquet --faults --plot eval.png
     """
+    try:
+        steps = sorted({int(h) for h in split_names(horizons)})
+    except ValueError:
+        steps = []
+    if not steps or steps[0] < 1:
+        raise DataError(f"--horizons {horizons!r}: expected positive step counts such as 1,10,50")
+    names = split_names(baselines)
+    model, twin = (None, None) if str(model_dir) == NO_MODEL else _load_world_model(model_dir)
     # torch and the baselines load here, so `worldtwin --help` stays fast
     from worldtwin.model.eval_report import detection_rows, forecast_rows, plot_evaluation
     from worldtwin.model.eval_suite import compare, fit_baselines, zscore_detector
@@ -86,11 +94,6 @@ def evaluate(
     from worldtwin.model.evaluate import SurpriseScorer
     from worldtwin.model.obs_mlp import RolloutMLPConfig
 
-    steps = sorted({int(h) for h in split_names(horizons)}) if horizons else []
-    if not steps or steps[0] < 1:
-        raise DataError(f"--horizons {horizons!r}: expected positive step counts such as 1,10,50")
-    names = split_names(baselines)
-    model, twin = (None, None) if str(model_dir) == NO_MODEL else _load_world_model(model_dir)
     if spec is not None:
         twin = load_spec(spec)
     if twin is None:
