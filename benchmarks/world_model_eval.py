@@ -400,7 +400,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--plots", type=Path, default=None, help="write eval-<plant>.png (fans, error vs horizon) here"
     )
+    parser.add_argument("--render", type=Path, default=None, help="only rewrite --markdown from this JSON")
     args = parser.parse_args(argv)
+    if args.render:
+        report = json.loads(args.render.read_text(encoding="utf-8"))
+        write_markdown(report, args.markdown or ROOT / "docs" / "results.md")
+        return report
     args.baselines = args.baselines.split(",")
     if args.quick:
         args.origins, args.mlp_epochs, args.mlp_seconds = 20, 2, 20.0
@@ -485,6 +490,11 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
             lines.append(
                 markdown(*detection_rows(DetectionEvaluation(det["window"], det["windows"], det["auroc"])))
             )
+        subtle = plant.get("detection_subtle")
+        if subtle:
+            lines += ["", f"Subtle faults (sizes × tag std: {subtle['magnitudes']}), AUROC:", ""]
+            detection = DetectionEvaluation(subtle["window"], subtle["windows"], subtle["auroc"])
+            lines.append(markdown(*detection_rows(detection)))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
