@@ -174,6 +174,16 @@ class OpcUaSource(_SpecModel):
     endpoint: str = Field(description="Server URL, e.g. opc.tcp://127.0.0.1:4840/worldtwin/")
     nodes: dict[str, str] = Field(description="Tag name → OPC UA node id, e.g. 'ns=2;s=Reactor.T'.")
     publishing_interval: Duration = Field(1.0, description="Subscription publishing interval, seconds.")
+    security: str = Field(
+        "None",
+        description="'None' (loopback and test servers only), or an asyncua security string "
+        "'Policy,Mode,client-cert.pem,client-key.pem[,server-cert.pem]', e.g. "
+        "'Basic256Sha256,SignAndEncrypt,cert.pem,key.pem'.",
+    )
+    username: str | None = Field(None, description="User name, when the server requires one.")
+    password_env: str | None = Field(
+        None, description="Name of the environment variable holding the password (never the password itself)."
+    )
 
 
 class MqttSource(_SpecModel):
@@ -187,6 +197,19 @@ class MqttSource(_SpecModel):
     tags: dict[str, str] = Field(
         default_factory=dict, description="Payload metric name → tag name, when they differ."
     )
+    qos: int = Field(
+        1,
+        ge=0,
+        le=2,
+        description="Subscription QoS. With 1 or 2 the broker keeps a session and holds messages while we "
+        "reconnect; 0 loses what is published while the connection is down.",
+    )
+    username: str | None = Field(None, description="User name, when the broker requires one.")
+    password_env: str | None = Field(
+        None, description="Name of the environment variable holding the password (never the password itself)."
+    )
+    tls: bool = Field(False, description="Connect with TLS (use port 8883 on most brokers).")
+    ca_file: str | None = Field(None, description="CA certificate file for TLS; the system CAs when omitted.")
 
 
 class SimulatorSource(_SpecModel):
