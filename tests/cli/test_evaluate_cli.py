@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from typer.testing import CliRunner
 
 from worldtwin.cli import app
 from worldtwin.errors import DataError, ModelError
-from worldtwin.telemetry.table import write_table
+from worldtwin.spec.loading import load_spec
+from worldtwin.telemetry.table import read_table, write_table
 
 SPEC = """
 spec_version: 1
@@ -24,6 +26,7 @@ tags:
   - {name: q, unit: m^3/s, kind: action, range: [0.3, 1.0]}
 actions:
   - {tag: q, bounds: [0.3, 1.0]}
+model: {latent_dim: 8, history: 2, rollout_steps: 4, ensemble: 2}
 """
 
 
@@ -81,13 +84,11 @@ def test_evaluate_baselines_writes_table_json_and_plot(files: tuple[Path, Path],
     assert plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_evaluate_without_a_world_model_build_says_how_to_proceed(
-    files: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_a_folder_without_a_model_is_a_clear_error(files: tuple[Path, Path], tmp_path: Path) -> None:
     data, _ = files
     result = CliRunner().invoke(app, ["evaluate", str(tmp_path), str(data)])
     assert isinstance(result.exception, ModelError)  # worldtwin.cli.main prints it as one line, exit status 2
-    assert "MODEL_DIR '-'" in str(result.exception) or "not a model directory" in str(result.exception)
+    assert str(tmp_path) in str(result.exception) or "MODEL_DIR '-'" in str(result.exception)
 
 
 @pytest.mark.parametrize("horizons", ["0,5", "ten", ""])
@@ -97,3 +98,43 @@ def test_bad_horizons_are_refused(files: tuple[Path, Path], horizons: str) -> No
         app, ["evaluate", "-", str(data), "--spec", str(spec), "--horizons", horizons]
     )
     assert isinstance(result.exception, DataError) and "--horizons" in str(result.exception)
+
+
+@pytest.mark.skipif(
+    getattr(importlib.import_module("worldtwin.model"), "train", None) is None,
+    reason="needs the world model (worldtwin.train), which this build does not have yet",
+)
+def test_evaluate_a_trained_world_model_next_to_baselines(files: tuple[Path, Path], tmp_path: Path) -> None:
+    import worldtwin
+
+    data, spec = files
+    table = read_table(data)
+    train_part, held_out = table[table.episode < 7], table[table.episode >= 7]
+    config = importlib.import_module("worldtwin.model").TrainConfig(max_steps=40, eval_every=20, seed=0)
+    worldtwin.train(train_part, load_spec(spec), config).save(tmp_path / "wm")
+    write_table(train_part, tmp_path / "train.parquet")
+    write_table(held_out, tmp_path / "held_out.parquet")
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            str(tmp_path / "wm"),
+            str(tmp_path / "held_out.parquet"),
+            "--train",
+            str(tmp_path / "train.parquet"),
+            "--baselines",
+            "persistence,arx",
+            "--horizons",
+            "1,5",
+            "--origins",
+            "20",
+            "--faults",
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert set(document["forecasts"]["models"]) == {"world model", "persistence", "arx"}
+    assert set(document["detection"]["auroc"]) == {"world model", "arx", "zscore"}

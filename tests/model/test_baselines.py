@@ -114,6 +114,9 @@ def test_surprise_is_large_where_the_data_stops_following_the_model() -> None:
     score = model.surprise(broken)
     assert score.index.equals(broken.index) and np.isnan(score.iloc[0])
     assert score.loc[50:59].min() > 100 * score.loc[20:40].median()
+    model.surprise_steps = (1, 4)
+    with pytest.raises(ModelError, match="beyond the calibrated horizon 3"):
+        model.surprise(broken)
 
 
 def test_zscore_is_the_largest_absolute_standard_score() -> None:

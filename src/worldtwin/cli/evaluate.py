@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,17 +26,16 @@ def register(app: typer.Typer) -> None:
 
 
 def _load_world_model(path: Path) -> tuple[Forecaster, Twin | None]:
-    try:
-        from worldtwin.model import WorldModel  # type: ignore[attr-defined]
-    except ImportError:
+    world_model = getattr(importlib.import_module("worldtwin.model"), "WorldModel", None)
+    if world_model is None:
         raise ModelError(
             "this build of worldtwin has no world model yet (worldtwin.model.WorldModel); "
             f"evaluate the baselines alone with MODEL_DIR '{NO_MODEL}' and --spec SPEC"
-        ) from None
+        )
     if not path.is_dir():
         raise ModelError(f"{path}: not a model directory; pass the folder written by 'worldtwin train'")
-    model = WorldModel.load(path)
-    twin = getattr(model, "twin", None) or getattr(model, "spec", None)
+    model = world_model.load(path)
+    twin = getattr(model, "spec", None) or getattr(model, "twin", None)
     return model, twin if isinstance(twin, Twin) else None
 
 
@@ -129,7 +129,7 @@ def evaluate(
                 detectors["world model"] = model  # type: ignore[assignment]
             for name in ("mlp", "arx"):
                 if name in fitted:
-                    fitted[name].surprise_steps = (1, 10)
+                    fitted[name].surprise_steps = (1, min(10, horizon))
                     detectors[name] = fitted[name]
             detectors["zscore"] = zscore_detector(fit_part, roles)
         task = bar.add_task("forecasting", total=len(models) * min(origins, 10**9))

@@ -127,6 +127,11 @@ class WindowForecaster(ABC):
         """Per-sample anomaly score: standardised squared k-step prediction error (NaN: short history)."""
         if self._step_rmse is None:
             raise ModelError(f"{self.name} has no error scale yet; call calibrate(...) first")
+        if max(self.surprise_steps) > len(self._step_rmse):
+            raise ModelError(
+                f"{self.name}: surprise_steps {self.surprise_steps} reach beyond the calibrated horizon "
+                f"{len(self._step_rmse)}; calibrate on a longer horizon or use shorter steps"
+            )
         values = np.full(len(frame), np.nan)
         for episode in to_episodes(frame.reset_index(drop=True), self.roles, source=f"{self.name}.surprise"):
             score, counted = np.zeros(len(episode)), np.zeros(len(episode))
