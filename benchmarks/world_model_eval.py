@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import platform
@@ -233,14 +234,13 @@ def sensors_plant(base: Plant, n_sensors: int, seed: int) -> Plant:
 
 def world_model(train: pd.DataFrame, validation: pd.DataFrame, twin: Twin, args: argparse.Namespace) -> Any:
     """Train the default world model on train+validation (it holds out its own share), or None without one."""
-    try:
-        from worldtwin.model import TrainConfig  # type: ignore[attr-defined]
-        from worldtwin.model import train as train_world_model
-    except ImportError:
+    model_package = importlib.import_module("worldtwin.model")
+    train_config, train_world_model = (getattr(model_package, n, None) for n in ("TrainConfig", "train"))
+    if train_config is None or train_world_model is None:
         return None
     wanted = {"seed": args.seed, "max_seconds": args.wm_seconds, "max_steps": 60 if args.quick else None}
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in wanted.items() if k in known and v is not None})
+    known = {f.name for f in dataclasses.fields(train_config)}
+    config = train_config(**{k: v for k, v in wanted.items() if k in known and v is not None})
     return train_world_model(pd.concat([train, validation], ignore_index=True), twin, config)
 
 
