@@ -88,17 +88,6 @@ def random_steps(
     return out
 
 
-def generic_plan(twin: Twin, rng: np.random.Generator, steps: int) -> tuple[np.ndarray, str]:
-    """Every action a random-step signal: levels uniform within its bounds, held 5–40 steps."""
-    from worldtwin.sim.env import action_bounds
-
-    low, high = action_bounds(twin)
-    plan = np.stack(
-        [random_steps(rng, steps, lo, hi, (5, 40)) for lo, hi in zip(low, high, strict=True)], axis=1
-    )
-    return plan, "every action a random-step signal (levels uniform within its bounds, held 5–40 steps)"
-
-
 def packaging_plan(twin: Twin, rng: np.random.Generator, steps: int) -> tuple[np.ndarray, str]:
     """Speeds step around the line's range, maintenance pulsed rarely, the next product changes now and then.
 
@@ -119,22 +108,43 @@ def packaging_plan(twin: Twin, rng: np.random.Generator, steps: int) -> tuple[np
     return plan, how
 
 
-EXCITATION = {"cstr": generic_plan, "packaging": packaging_plan}
-
-
 def builtin_plant(name: str, episodes: int, steps: int, seed: int) -> Plant:
     import worldtwin
+    from worldtwin.sim.collect import collect
 
     twin_id = BUILTIN_IDS[name]
     if twin_id not in worldtwin.registered():
         raise UnavailableError(f"{twin_id} is not registered in this build (arrives with the built-in twins)")
+    twin = worldtwin.spec_of(twin_id)
+    if name == "cstr":
+        # Open-loop steps would run the reactor away from its unstable operating point into the trip.
+        data = collect(twin_id, episodes=episodes, steps=steps, policy="closed-loop-dither", seed=seed)
+        excitation = (
+            "worldtwin.sim.collect policy 'closed-loop-dither': PI loops tuned from a bump test hold T "
+            "with rare ramped setpoint steps around 350 K, a binary dither on every controller output, "
+            "unpaired actions random-walk (worldtwin.sim.policies)"
+        )
+    else:
+        data, excitation = packaging_data(twin_id, twin, episodes, steps, seed)
+    how = (
+        f"{episodes} episodes × {steps} steps of {twin_id}; {excitation}; actions pass the env's bounds "
+        "and rate limits, the applied values are recorded"
+    )
+    big = len(twin.predicted_names) > 10  # one boosted-tree regressor per tag and step would take hours
+    return Plant(name, twin, data, how, darts={"regressor": "linear"} if big else None)
+
+
+def packaging_data(
+    twin_id: str, twin: Twin, episodes: int, steps: int, seed: int
+) -> tuple[pd.DataFrame, str]:
+    import worldtwin
+
     env = worldtwin.make(twin_id)
-    twin = env.twin
     rng = np.random.default_rng(seed)
     rows = []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed * 1000 + episode)
-        plan, excitation = EXCITATION[name](twin, rng, steps)
+        plan, excitation = packaging_plan(twin, rng, steps)
         for k in range(steps):
             next_obs, _, terminated, truncated, step_info = env.step(plan[k])
             measured = dict(zip(twin.measured_names, obs, strict=True))
@@ -144,12 +154,7 @@ def builtin_plant(name: str, episodes: int, steps: int, seed: int) -> Plant:
             if terminated or truncated:
                 break
     env.close()
-    how = (
-        f"{episodes} episodes × {steps} steps of {twin_id}, reset(seed=1000·seed+episode); {excitation}; "
-        "actions pass the env's bounds and rate limits, the applied values are recorded"
-    )
-    big = len(twin.predicted_names) > 10  # one boosted-tree regressor per tag and step would take hours
-    return Plant(name, twin, pd.DataFrame(rows), how, darts={"regressor": "linear"} if big else None)
+    return pd.DataFrame(rows), f"reset(seed=1000·seed+episode); {excitation}"
 
 
 def external_plant(name: str, episodes: int, steps: int, seed: int) -> Plant:
@@ -213,7 +218,8 @@ def tanks_plant(episodes: int, steps: int, seed: int) -> Plant:
 
 
 def sensors_plant(base: Plant, n_sensors: int, seed: int) -> Plant:
-    states = list(base.twin.predicted_names)
+    known = set(base.twin.known_input_names)
+    states = [n for n in base.twin.names("observation") if n not in known]
     data, mixing = redundant_sensors(base.data, states, n_sensors=n_sensors, noise=0.3, seed=seed)
     how = (
         f"{base.name} data ({base.how.split(':')[0]}) seen through {n_sensors} sensors: each a random linear "
