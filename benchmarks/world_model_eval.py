@@ -308,6 +308,7 @@ def run_plant(plant: Plant, args: argparse.Namespace) -> dict[str, Any]:
         origins=args.origins,
         seed=args.seed,
         detectors=detectors or None,
+        calibrated=[name for name in detectors if name != "zscore"],
         detection_window=25 if args.quick else 50,
     )
     print(f"\n## {plant.name} — {plant.twin.metadata.title}")
@@ -325,6 +326,8 @@ def run_plant(plant: Plant, args: argparse.Namespace) -> dict[str, Any]:
     subtle = None
     if result.detection:
         print(markdown(*detection_rows(result.detection)))
+        print("two-sided (|log mean surprise|):")
+        print(markdown(*detection_rows(result.detection, two_sided=True)))
         subtle = evaluate_detection(
             detectors,
             test,
@@ -332,10 +335,12 @@ def run_plant(plant: Plant, args: argparse.Namespace) -> dict[str, Any]:
             window=25 if args.quick else 50,
             warmup=32,
             magnitudes=SUBTLE,
+            calibrated=[name for name in detectors if name != "zscore"],
             seed=args.seed,
         )
         print(f"subtle faults {SUBTLE} (× tag std):")
         print(markdown(*detection_rows(subtle)))
+        print(markdown(*detection_rows(subtle, two_sided=True)))
     return {
         "plant": plant.name,
         "title": plant.twin.metadata.title,
@@ -486,21 +491,24 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         if plant.get("plot"):
             picture = os.path.relpath(plant["plot"], path.parent.resolve())
             lines += ["", f"![{plant['plant']}: forecast fans and error vs horizon]({picture})"]
-        if plant["detection"]:
-            det = plant["detection"]
+        for key, label in (("detection", "Fault detection"), ("detection_subtle", "Subtle faults")):
+            found = plant.get(key)
+            if not found:
+                continue
+            detection = DetectionEvaluation(
+                found["window"], found["windows"], found["auroc"], found.get("two_sided", {})
+            )
+            sizes = f"sizes × tag std {found['magnitudes']}" if "magnitudes" in found else "default sizes"
             lines += [
                 "",
-                f"Fault detection ({det['windows']} windows of {det['window']} samples, AUROC):",
+                f"{label} ({sizes}; {found['windows']} windows of {found['window']} samples), "
+                "AUROC of the mean surprise over a window:",
                 "",
+                markdown(*detection_rows(detection)),
             ]
-            lines.append(
-                markdown(*detection_rows(DetectionEvaluation(det["window"], det["windows"], det["auroc"])))
-            )
-        subtle = plant.get("detection_subtle")
-        if subtle:
-            lines += ["", f"Subtle faults (sizes × tag std: {subtle['magnitudes']}), AUROC:", ""]
-            detection = DetectionEvaluation(subtle["window"], subtle["windows"], subtle["auroc"])
-            lines.append(markdown(*detection_rows(detection)))
+            if detection.two_sided:
+                lines += ["", "Two-sided, AUROC of |log(mean surprise)| (scores calibrated to ≈ 1):", ""]
+                lines.append(markdown(*detection_rows(detection, two_sided=True)))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

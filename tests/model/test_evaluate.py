@@ -104,3 +104,34 @@ def test_model_surprise_detects_injected_faults_better_than_zscores(
     for kind in ("drift", "spike", "bias"):
         assert result.auroc["arx"][kind] >= 0.95, (kind, result.auroc)
     assert np.mean(list(result.auroc["arx"].values())) > np.mean(list(result.auroc["zscore"].values()))
+
+
+class NoiseEnergy:
+    """A calibrated surprise (≈ 1 on white noise of std 1): squared first difference / 2."""
+
+    def surprise(self, frame: pd.DataFrame) -> pd.Series:
+        return (frame["x"].diff() ** 2 / 2).fillna(1.0)
+
+
+def test_two_sided_auroc_sees_a_stuck_sensor_that_lowers_surprise() -> None:
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "episode": np.repeat(np.arange(4), 300),
+            "time": np.tile(np.arange(300.0), 4),
+            "x": rng.standard_normal(1200),
+        }
+    )
+    result = evaluate_detection(
+        {"energy": NoiseEnergy()},
+        table,
+        RAMP,
+        kinds=("stuck", "bias"),
+        window=40,
+        warmup=10,
+        calibrated=["energy"],
+        seed=0,
+    )
+    assert result.auroc["energy"]["stuck"] < 0.05  # one-sided: a frozen reading looks *less* surprising
+    assert result.two_sided["energy"]["stuck"] > 0.95
+    assert set(result.to_dict()["two_sided"]) == {"energy"}

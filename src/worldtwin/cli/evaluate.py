@@ -141,6 +141,7 @@ def evaluate(
             origins=origins,
             seed=seed,
             detectors=detectors or None,
+            calibrated=[name for name in detectors if name != "zscore"],
             on_forecast=lambda: bar.advance(task),
         )
     _print(
@@ -148,7 +149,9 @@ def evaluate(
         f"{twin.name}: open-loop forecasts on {len(result.forecasts.origins)} origins",
     )
     if result.detection is not None:
-        _print(detection_rows(result.detection), f"fault detection on {result.detection.windows} windows")
+        windows = result.detection.windows
+        _print(detection_rows(result.detection), f"fault detection on {windows} windows: mean surprise")
+        _print(detection_rows(result.detection, two_sided=True), "two-sided: |log mean surprise|")
     if json_out is not None:
         document: dict[str, Any] = {"twin": twin.name, "data": str(data), **result.to_dict()}
         json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,10 +31,14 @@ def forecast_rows(evaluation: ForecastEvaluation) -> tuple[list[str], list[list[
     return header, rows
 
 
-def detection_rows(detection: DetectionEvaluation) -> tuple[list[str], list[list[str]]]:
-    kinds = sorted({k for by_kind in detection.auroc.values() for k in by_kind})
+def detection_rows(
+    detection: DetectionEvaluation, *, two_sided: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """AUROC per scorer and fault kind (``two_sided``: the ``|log mean surprise|`` variant)."""
+    table = detection.two_sided if two_sided else detection.auroc
+    kinds = sorted({k for by_kind in table.values() for k in by_kind})
     header = ["scorer", *[f"AUROC {k}" for k in kinds]]
-    rows = [[name, *[f"{by_kind[k]:.3f}" for k in kinds]] for name, by_kind in detection.auroc.items()]
+    rows = [[name, *[f"{by_kind[k]:.3f}" for k in kinds]] for name, by_kind in table.items()]
     return header, rows
 
 

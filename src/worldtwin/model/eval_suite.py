@@ -11,7 +11,7 @@ validation episodes, never touching the evaluation episodes):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,10 +130,12 @@ def compare(
     history_rows: int = 32,
     seed: int = 0,
     detectors: Mapping[str, SurpriseScorer] | None = None,
+    calibrated: Collection[str] = (),
     detection_window: int = 50,
     on_forecast: Callable[[], None] | None = None,
 ) -> Comparison:
-    """Score every model on the same origins; with ``detectors``, also fault-detection AUROC."""
+    """Score every model on the same origins; with ``detectors``, also fault-detection AUROC
+    (two-sided too for the detectors named in ``calibrated``, whose surprise is ≈ 1 on normal data)."""
     forecasts = evaluate_forecasts(
         models,
         evaluation_data,
@@ -147,7 +149,13 @@ def compare(
     detection = None
     if detectors:
         detection = evaluate_detection(
-            detectors, evaluation_data, roles, window=detection_window, warmup=history_rows, seed=seed
+            detectors,
+            evaluation_data,
+            roles,
+            window=detection_window,
+            warmup=history_rows,
+            calibrated=calibrated,
+            seed=seed,
         )
     return Comparison(forecasts, detection, {name: describe(m) for name, m in models.items()})
 

@@ -21,7 +21,7 @@ one (ties count half).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -196,9 +196,17 @@ class DetectionEvaluation:
     window: int
     windows: int
     auroc: dict[str, dict[str, float]] = field(default_factory=dict)
+    two_sided: dict[str, dict[str, float]] = field(default_factory=dict)
+    """AUROC of ``|log(window mean surprise)|`` for scorers calibrated to ≈ 1 on normal data: a stuck
+    sensor *lowers* surprise (its noise vanishes), which only a two-sided score can see."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"window": self.window, "windows": self.windows, "auroc": self.auroc}
+        return {
+            "window": self.window,
+            "windows": self.windows,
+            "auroc": self.auroc,
+            "two_sided": self.two_sided,
+        }
 
 
 def evaluate_detection(
@@ -212,11 +220,13 @@ def evaluate_detection(
     max_windows: int = 60,
     scales: Mapping[str, float] | None = None,
     magnitudes: Mapping[str, float] | None = None,
+    calibrated: Collection[str] = (),
     seed: int = 0,
 ) -> DetectionEvaluation:
     """Inject each fault kind into the same windows and compute every scorer's AUROC against clean windows.
 
     ``scales`` (tag → std) sizes the faults; by default the std of each target over ``data``.
+    Scorers named in ``calibrated`` (surprise ≈ 1 on normal data) also get the two-sided AUROC.
     """
     unknown = [k for k in kinds if k not in FAULT_KINDS]
     if unknown:
@@ -249,6 +259,12 @@ def evaluate_detection(
             )
         clean = by_kind.pop("clean")
         result.auroc[name] = {kind: auroc(scores, clean) for kind, scores in by_kind.items()}
+        if name in calibrated:
+            distance = lambda values: np.abs(np.log(np.maximum(values, 1e-12)))  # noqa: E731
+            result.two_sided[name] = {
+                kind: auroc(distance(np.asarray(scores)), distance(np.asarray(clean)))
+                for kind, scores in by_kind.items()
+            }
     return result
 
 
