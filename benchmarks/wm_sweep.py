@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -101,41 +102,44 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--steps", type=int, default=200, help="rows per episode")
     parser.add_argument("--max-steps", type=int, default=3000)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "wm_sweep.json"))
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.quick:
         args.episodes, args.steps, args.max_steps = 12, 120, 60
-        args.out = str(Path(args.out).with_name("wm_sweep_quick.json"))
-    results = []
-    for plant in args.plants.split(","):
-        for variant in args.variants.split(","):
-            for seed in map(int, args.seeds.split(",")):
-                results.append(
-                    run(
-                        plant,
-                        variant,
-                        seed,
-                        episodes=args.episodes,
-                        steps=args.steps,
-                        max_steps=args.max_steps,
-                    )
-                )
-                r = results[-1]
-                print(
-                    f"{plant} {variant} seed {seed}: h50 model {r['nrmse']['model'][50]:.3f} "  # type: ignore[index]
-                    f"ARX {r['nrmse']['arx'][50]:.3f} ({r['train_seconds']:.0f} s)",
-                    flush=True,
-                )  # type: ignore[index]
-    print(table(results))
+        args.out = str(Path(args.out).with_name(Path(args.out).stem + "_quick.json"))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
-        "command": " ".join(sys.argv),
+        "command": " ".join(["python", *sys.argv]),
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
-        "load_average_end": list(__import__("os").getloadavg()),
+        "torch": torch.__version__,
     }
-    out.write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n", encoding="utf-8")
+    results: list[dict[str, object]] = []
+    for plant in args.plants.split(","):
+        for variant in args.variants.split(","):
+            for seed in map(int, args.seeds.split(",")):
+                r = run(
+                    plant, variant, seed, episodes=args.episodes, steps=args.steps, max_steps=args.max_steps
+                )
+                r["load_average"] = list(os.getloadavg())
+                results.append(r)
+                nrmse = r["nrmse"]
+                print(
+                    f"{plant} {variant} seed {seed}: h50 model {nrmse['model'][50]:.3f} "  # type: ignore[index]
+                    f"ARX {nrmse['arx'][50]:.3f} ({r['train_seconds']:.0f} s)",
+                    flush=True,
+                )  # type: ignore[index]
+                # written after every run, so a long sweep that is stopped keeps what it measured
+                out.write_text(
+                    json.dumps({"meta": meta, "results": results}, indent=1) + "\n", encoding="utf-8"
+                )
+    print(table(results))
     print(f"wrote {out}")
 
 

@@ -97,35 +97,45 @@ class MLPPredictor(nn.Module):
 class AdaLNBlock(nn.Module):
     """A transformer block: LayerNorm shift/scale and residual gates from the condition (AdaLN-zero)."""
 
-    def __init__(self, heads: int, width: int, cond: int, attention_heads: int) -> None:
+    def __init__(self, heads: int, width: int, cond: int, attention_heads: int, mlp_ratio: int = 2) -> None:
         super().__init__()
         self.attention_heads = attention_heads
-        self.modulation = EnsembleLinear(
-            heads, cond, 6 * width
-        )  # zero-initialised: the block starts as identity
+        self.modulation = EnsembleLinear(heads, cond, 6 * width)  # zero-initialised: starts as the identity
         self.qkv = EnsembleLinear(heads, width, 3 * width)
         self.out = EnsembleLinear(heads, width, width)
-        self.up = EnsembleLinear(heads, width, 4 * width)
-        self.down = EnsembleLinear(heads, 4 * width, width)
+        self.up = EnsembleLinear(heads, width, mlp_ratio * width)
+        self.down = EnsembleLinear(heads, mlp_ratio * width, width)
 
     def reset_parameters(self, generator: torch.Generator) -> None:
         self.modulation.reset_parameters(generator, zero=True)
         for layer in (self.qkv, self.out, self.up, self.down):
             layer.reset_parameters(generator)
 
-    def forward(self, x: Tensor, e: Tensor) -> Tensor:
-        """x (K, B, C, W) tokens, e (K, B, C, E) per-token condition → (K, B, C, W)."""
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(F.silu(e)).chunk(
-            6, -1
-        )  # (K, B, C, W) each
+    def forward(self, x: Tensor, e: Tensor, last_only: bool = False) -> Tensor:
+        """x (K, B, C, W) tokens, e (K, B, C, E) per-token condition → (K, B, C, W).
+
+        ``last_only``: return only the newest token (K, B, 1, W), skipping the others' query and MLP
+        work; the final block of a predictor needs nothing else.
+        """
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(F.silu(e)).chunk(6, -1)  # (K, B, C, W)
         h = F.layer_norm(x, x.shape[-1:]) * (1 + scale1) + shift1  # (K, B, C, W)
         k_heads, batch, steps, width = h.shape
         q, k, v = self.qkv(h).view(k_heads * batch, steps, 3, self.attention_heads, -1).permute(2, 0, 3, 1, 4)
-        attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (K*B, heads, C, W/heads)
-        attended = attended.transpose(1, 2).reshape(k_heads, batch, steps, width)  # (K, B, C, W)
+        if last_only:  # the newest token attends to every token: no mask needed
+            q, x = q[:, :, -1:], x[:, :, -1:]
+            gate1, shift2, scale2, gate2 = (
+                gate1[:, :, -1:],
+                shift2[:, :, -1:],
+                scale2[:, :, -1:],
+                gate2[:, :, -1:],
+            )
+        attended = F.scaled_dot_product_attention(
+            q, k, v, is_causal=not last_only
+        )  # (K*B, heads, C', W/heads)
+        attended = attended.transpose(1, 2).reshape(k_heads, batch, -1, width)  # (K, B, C', W)
         x = x + gate1 * self.out(attended)
         h = F.layer_norm(x, x.shape[-1:]) * (1 + scale2) + shift2
-        return x + gate2 * self.down(F.gelu(self.up(h)))  # (K, B, C, W)
+        return x + gate2 * self.down(F.gelu(self.up(h)))  # (K, B, C', W)
 
 
 class TransformerPredictor(nn.Module):
@@ -157,7 +167,7 @@ class TransformerPredictor(nn.Module):
     def forward(self, z: Tensor, e: Tensor) -> Tensor:
         """z (K, B, C, D), e (K, B, C, E) → next latent (K, B, D)."""
         x = self.embed(z) + self.position  # (K, B, C, width)
-        for block in self.blocks:
-            x = block(x, e)
+        for i, block in enumerate(self.blocks):
+            x = block(x, e, last_only=i == len(self.blocks) - 1)
         x = F.layer_norm(x[..., -1, :], x.shape[-1:])  # (K, B, width) the newest token
         return z[..., -1, :] + self.head(x)  # (K, B, D)
