@@ -47,3 +47,13 @@ def test_wm_sweep_quick(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "sweep_quick.json").read_text())["results"]
     assert [r["variant"] for r in results] == ["default", "lambda=0"]
     assert set(results[0]["nrmse"]) == {"model", "plain", "anchored", "persistence", "arx"}
+
+
+def test_wm_surprise_quick(tmp_path: Path) -> None:
+    out = _run("wm_surprise.py", "--horizons", "1,10", "--out", str(tmp_path / "surprise.json"))
+    assert "h=10" in out
+    auroc = json.loads((tmp_path / "surprise_quick.json").read_text())["auroc"]
+    assert set(auroc) == {"Ca", "T"} and set(auroc["T"]) == {"stuck", "drift", "spike"}
+    assert all(
+        0.0 <= v <= 1.0 for by_fault in auroc.values() for by_h in by_fault.values() for v in by_h.values()
+    )

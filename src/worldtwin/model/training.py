@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from worldtwin.errors import DataError, ModelError
-from worldtwin.model.calibrate import Bands, Monitors, anchor_weights, rmse, roll_windows
+from worldtwin.model.calibrate import Bands, Monitors, Rollouts, anchor_weights, rmse, roll_windows
 from worldtwin.model.data import (
     Layout,
     Scaler,
@@ -82,6 +82,22 @@ class History:
     stopped: str = "max_steps"
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A table turned into what the loop needs: scalers, windows of each split, the held-out horizon."""
+
+    layout: Layout
+    net: NetConfig
+    tags: Scaler
+    inputs: Scaler
+    train: Windows  # windows of W-1 + C + R rows
+    val: Windows  # windows of W-1 + C + H rows (H = horizon)
+    cal: Windows
+    held: Windows  # val and cal together (surprise and OOD scales)
+    horizon: int
+    data: dict[str, Any]  # facts for the model card
+
+
 def train(
     data: pd.DataFrame | str | Path,
     spec: Twin,
@@ -100,18 +116,51 @@ def train(
         raise DataError(f"data must be a pandas DataFrame or a path to a table, got {type(frame).__name__}")
     if model is not None:
         spec = spec.model_copy(update={"model": model})
-    options, layout = spec.model, Layout.from_spec(spec)
+    rng = np.random.default_rng(config.seed)
+    generator = torch.Generator(config.device).manual_seed(config.seed)
+    prepared = prepare(frame, spec, config, rng)
+    net = JEPA(prepared.net, generator).to(config.device)
+    history = fit(net, prepared, spec.model, config, rng, generator, progress)
+
+    val = roll_windows(net, prepared.val, prepared.val.spread(config.calibration_windows), prepared.horizon)
+    anchor = anchor_weights(val, spec.model.anchored)
+    cal = roll_windows(net, prepared.cal, prepared.cal.spread(config.calibration_windows), prepared.horizon)
+    bands = Bands.fit(cal, anchor, spec.model.band)
+    monitors = Monitors.fit(net, prepared.train, prepared.held)
+    info = {
+        "data": prepared.data,
+        "train": config.to_dict(),
+        "metrics": held_out_metrics(cal, anchor, prepared),
+        "curves": asdict(history),
+    }
+    rows = prepared.net.rows_needed
+    starts = prepared.train.spread(64)  # where the dream env may start an episode
+    start_y, start_cond = prepared.train.take(starts)
+    return WorldModel(
+        spec,
+        net,
+        prepared.tags,
+        prepared.inputs,
+        anchor,
+        bands,
+        monitors,
+        info,
+        start_y=start_y[:, :rows].numpy(),
+        start_cond=start_cond[:, :rows].numpy(),
+        start_time=prepared.train.time[starts + rows - 1],
+    )
+
+
+def prepare(frame: pd.DataFrame, spec: Twin, config: TrainConfig, rng: np.random.Generator) -> Prepared:
+    """Check the table against the spec, split it, fit the scalers and cut the windows."""
+    layout, options = Layout.from_spec(spec), spec.model
     if not layout.predicted:
         raise ModelError(
             f"spec '{spec.name}' has nothing to predict: every tag is an action or a known input"
         )
     layout.check(frame, "data")
     check_sample_period(frame, layout, "data")
-    device = torch.device(config.device)
-    rng = np.random.default_rng(config.seed)
-    generator = torch.Generator(device).manual_seed(config.seed)
-
-    net_config = NetConfig(
+    net = NetConfig(
         n_obs=len(layout.predicted),
         n_cond=layout.n_cond,
         latent_dim=options.latent_dim,
@@ -121,7 +170,7 @@ def train(
         ensemble=options.ensemble,
         width=config.width,
     )
-    rows, steps = net_config.rows_needed, options.rollout_steps
+    rows, steps = net.rows_needed, options.rollout_steps
     runs = pieces(frame, layout)
     lengths = sorted(len(p) for p in runs)
     horizon = max(1, min(config.horizon, lengths[len(lengths) // 2] - rows))  # held-out rollout length
@@ -140,18 +189,51 @@ def train(
         if layout.inputs
         else Scaler(np.zeros(0), np.ones(0))
     )
-    train_windows = Windows([stretch(p, layout, tags, inputs) for p in parts.train], rows + steps)
-    val_stretches = [stretch(p, layout, tags, inputs) for p in parts.val]
-    cal_stretches = [stretch(p, layout, tags, inputs) for p in parts.cal]
-    val, cal = Windows(val_stretches, rows + horizon), Windows(cal_stretches, rows + horizon)
-    for name, windows in (("training", train_windows), ("validation", val), ("calibration", cal)):
-        if len(windows) == 0:
+    val, cal = ([stretch(p, layout, tags, inputs) for p in group] for group in (parts.val, parts.cal))
+    windows = {
+        "training": Windows([stretch(p, layout, tags, inputs) for p in parts.train], rows + steps),
+        "validation": Windows(val, rows + horizon),
+        "calibration": Windows(cal, rows + horizon),
+    }
+    for name, found in windows.items():
+        if len(found) == 0:
             raise DataError(
                 f"no {name} window fits the data; record longer episodes (each needs at least "
-                f"{windows.length} gap-free rows) or lower model.rollout_steps"
+                f"{found.length} gap-free rows) or lower model.rollout_steps"
             )
+    data = {
+        "fingerprint": fingerprint(frame, layout.predicted + layout.inputs),
+        "rows": len(frame),
+        "episodes": int(frame[EPISODE].nunique()) if EPISODE in frame.columns else 1,
+        **{
+            f"rows_{k}": int(sum(map(len, v)))
+            for k, v in (("train", parts.train), ("val", parts.val), ("cal", parts.cal))
+        },
+    }
+    return Prepared(
+        layout,
+        net,
+        tags,
+        inputs,
+        windows["training"],
+        windows["validation"],
+        windows["calibration"],
+        Windows(val + cal, rows + horizon),
+        horizon,
+        data,
+    )
 
-    net = JEPA(net_config, generator).to(device)
+
+def fit(
+    net: JEPA,
+    prepared: Prepared,
+    options: ModelConfig,
+    config: TrainConfig,
+    rng: np.random.Generator,
+    generator: torch.Generator,
+    progress: Progress | None,
+) -> History:
+    """The optimisation loop with early stopping on the validation rollout error; keeps the best weights."""
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     warmup = min(100, config.max_steps // 10 + 1)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -160,15 +242,15 @@ def train(
             min(1.0, (s + 1) / warmup)
             * (0.55 + 0.45 * math.cos(math.pi * min(s, config.max_steps) / config.max_steps))
         ),
-    )
-    val_starts = val.spread(config.eval_windows)
+    )  # cosine to 10 %
+    val_starts = prepared.val.spread(config.eval_windows)
     history, best, best_state, stale = History(), math.inf, copy.deepcopy(net.state_dict()), 0
     sums: dict[str, float] = {}
     started = time.perf_counter()
     for step in range(1, config.max_steps + 1):
         net.train()
-        y, cond = (t.to(device) for t in train_windows.sample(rng, config.batch_size))
-        ones = torch.ones(options.ensemble, len(y), device=device)
+        y, cond = (t.to(config.device) for t in prepared.train.sample(rng, config.batch_size))
+        ones = torch.ones(options.ensemble, len(y), device=config.device)
         bootstrap = torch.poisson(ones, generator=generator) if options.ensemble > 1 else ones  # (K, B)
         terms = objective(
             net,
@@ -193,82 +275,29 @@ def train(
             sums[key] = sums.get(key, 0.0) + value.item()
         out_of_time = config.max_seconds is not None and time.perf_counter() - started > config.max_seconds
         if step % config.eval_every == 0 or step == config.max_steps or out_of_time:
-            score = validation_error(net, val, val_starts, horizon, options.anchored)
+            score = validation_error(net, prepared.val, val_starts, prepared.horizon, options.anchored)
             count = step - (history.records[-1]["step"] if history.records else 0)
-            record = {
-                "step": step,
-                "seconds": time.perf_counter() - started,
-                "val_rollout_nrmse": score,
-                **{f"train_{k}": v / count for k, v in sums.items()},
-            }
-            history.records.append(record)
+            history.records.append(
+                {
+                    "step": step,
+                    "seconds": time.perf_counter() - started,
+                    "val_rollout_nrmse": score,
+                    **{f"train_{k}": v / count for k, v in sums.items()},
+                }
+            )
             sums = {}
             if score < best:
                 best, best_state, stale, history.best_step = score, copy.deepcopy(net.state_dict()), 0, step
             else:
                 stale += 1
-            if stale >= config.patience:
-                history.stopped = "early_stopping"
-                break
-            if out_of_time:
-                history.stopped = "max_seconds"
+            if stale >= config.patience or out_of_time:
+                history.stopped = "max_seconds" if out_of_time else "early_stopping"
                 break
         if progress is not None:
             progress(step, config.max_steps, {"loss": terms["loss"].item(), "val": best})
     net.load_state_dict(best_state)
     net.eval()
-
-    val_rollouts = roll_windows(net, val, val.spread(config.calibration_windows), horizon)
-    anchor = anchor_weights(val_rollouts, options.anchored)
-    cal_rollouts = roll_windows(net, cal, cal.spread(config.calibration_windows), horizon)
-    bands = Bands.fit(cal_rollouts, anchor, options.band)
-    monitors = Monitors.fit(net, train_windows, Windows(val_stretches + cal_stretches, rows + horizon))
-    assert cal_rollouts.truth is not None
-    metrics = {
-        "horizon": horizon,
-        "calibration_windows": len(cal_rollouts.offset),
-        "nrmse_direct": rmse(cal_rollouts.mean, cal_rollouts.truth).mean(1).tolist(),
-        "nrmse_anchored": rmse(cal_rollouts.decoded(np.ones_like(anchor)), cal_rollouts.truth)
-        .mean(1)
-        .tolist(),
-        "nrmse": rmse(cal_rollouts.decoded(anchor), cal_rollouts.truth).mean(1).tolist(),
-        "nrmse_per_tag": dict(
-            zip(
-                layout.predicted,
-                rmse(cal_rollouts.decoded(anchor), cal_rollouts.truth).mean(0).tolist(),
-                strict=True,
-            )
-        ),
-    }
-    info = {
-        "data": {
-            "fingerprint": fingerprint(frame, layout.predicted + layout.inputs),
-            "rows": len(frame),
-            "episodes": int(frame[EPISODE].nunique()) if EPISODE in frame.columns else 1,
-            "pieces": {"train": len(parts.train), "val": len(parts.val), "cal": len(parts.cal)},
-            "rows_train": int(sum(map(len, parts.train))),
-            "rows_val": int(sum(map(len, parts.val))),
-            "rows_cal": int(sum(map(len, parts.cal))),
-        },
-        "train": config.to_dict(),
-        "metrics": metrics,
-        "curves": {"records": history.records, "best_step": history.best_step, "stopped": history.stopped},
-    }
-    starts = train_windows.spread(64)
-    init_y, init_cond = train_windows.take(starts)
-    return WorldModel(
-        spec,
-        net,
-        tags,
-        inputs,
-        anchor,
-        bands,
-        monitors,
-        info,
-        start_y=init_y[:, :rows].numpy(),
-        start_cond=init_cond[:, :rows].numpy(),
-        start_time=train_windows.time[starts + rows - 1],
-    )
+    return history
 
 
 @torch.no_grad()
@@ -280,3 +309,17 @@ def validation_error(net: JEPA, windows: Windows, starts: np.ndarray, horizon: i
     direct = rmse(rollouts.mean, rollouts.truth).mean()
     anchored_error = rmse(rollouts.decoded(np.ones(rollouts.heads.shape[2:])), rollouts.truth).mean()
     return float({"off": direct, "on": anchored_error, "auto": min(direct, anchored_error)}[anchored])
+
+
+def held_out_metrics(cal: Rollouts, anchor: np.ndarray, prepared: Prepared) -> dict[str, Any]:
+    """NRMSE per horizon on the calibration windows: plain readout, anchored, and the decoding in use."""
+    assert cal.truth is not None
+    used = rmse(cal.decoded(anchor), cal.truth)  # (H, m)
+    return {
+        "horizon": prepared.horizon,
+        "calibration_windows": len(cal.offset),
+        "nrmse_direct": rmse(cal.mean, cal.truth).mean(1).tolist(),
+        "nrmse_anchored": rmse(cal.decoded(np.ones_like(anchor)), cal.truth).mean(1).tolist(),
+        "nrmse": used.mean(1).tolist(),
+        "nrmse_per_tag": dict(zip(prepared.layout.predicted, used.mean(0).tolist(), strict=True)),
+    }
