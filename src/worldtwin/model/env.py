@@ -45,9 +45,8 @@ class DreamEnv(TwinEnv):
         cond = torch.from_numpy(model.start_cond[pick : pick + 1]).to(model.device)  # (1, rows, n_cond)
         z = net.encode(y, cond)  # (1, C, D)
         self._context = z.unsqueeze(0)  # (1, 1, C, D); one context per head after the first step
-        self._embeddings = net.embed(
-            cond[:, net.config.window - 1 :]
-        )  # (1, C, E); the last is replaced by step()
+        # (1, C, E) conditions of the steps out of the context latents; step() replaces the last one
+        self._embeddings = net.embed(cond[:, net.config.window - 1 :])
         self._offset = (y[0, -1] - net.readout(z[0, -1])).cpu().numpy()  # (m,) readout error at the start
         n_a, n_k = len(model.layout.actions), len(model.layout.known)
         self._known = cond[0, -1, n_a : n_a + n_k].cpu().numpy()  # (n_k,) scaled known inputs, held
@@ -68,9 +67,8 @@ class DreamEnv(TwinEnv):
         self._context = torch.cat(
             [self._context[:, :, 1:].expand(len(z_next), -1, -1, -1), z_next[:, :, None]], 2
         )
-        self._embeddings = torch.cat(
-            [self._embeddings[:, 1:], e], dim=1
-        )  # shifted; the last is a placeholder
+        # shift the conditions along with the latents; the last one is a placeholder until the next step
+        self._embeddings = torch.cat([self._embeddings[:, 1:], e], dim=1)
         heads = net.readout(z_next[:, 0]).cpu().numpy()  # (K, m)
         read = heads.mean(0) if self._head is None else heads[self._head]
         self._predicted = model.tags.inverse(read + model.anchor_weights(self._steps + 1)[-1] * self._offset)

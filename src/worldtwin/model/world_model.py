@@ -87,9 +87,9 @@ class WorldModel:
     def forecast(self, history: pd.DataFrame, future: pd.DataFrame) -> Forecast:
         """Forecast every predicted tag over ``future``'s rows (the convention: see the module docstring)."""
         rows = self.net.config.rows_needed
-        self.layout.check(history, "history")
+        recent = history.iloc[-rows:]  # only these rows are read, so only these are checked
+        self.layout.check(recent, "history")
         self.layout.check(future, "future", inputs_only=True)
-        recent = history.iloc[-rows:]
         if len(recent) < rows:
             raise DataError(
                 f"history has {len(history)} row(s); this model needs the last {rows} to start a "
