@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# System packages the test suite runs real servers with: mosquitto (MQTT broker).
+# System packages the test suite runs real servers with: mosquitto (MQTT broker), mosquitto-clients.
 # Best effort and idempotent: without root (or passwordless sudo) it prints what is missing and the
 # tests that need it fall back (MQTT: the pure-Python amqtt broker) or report why they cannot run.
 set -u
 want=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || want+=(mosquitto)
+# mosquitto_pub: the C publisher of benchmarks/ingest_live.py (it falls back to paho without it)
+command -v mosquitto_pub >/dev/null 2>&1 || want+=(mosquitto-clients)
 [ ${#want[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else

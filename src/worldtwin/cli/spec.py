@@ -44,26 +44,31 @@ def validate(
         console.print(
             f"[green]ok[/green] {path}: twin '{twin.name}' — {len(twin.tags)} tags "
             f"({len(twin.action_names)} actions, {len(twin.known_input_names)} known inputs), "
-            f"{len(twin.limits)} hard limits, {len(twin.objectives)} objectives, Δt = {twin.sample_period:g} s",
+            f"{len(twin.limits)} hard limits, {len(twin.objectives)} objectives, "
+            f"Δt = {twin.sample_period:g} s",
             highlight=False,
         )
     if len(failures) == 1:
         raise failures[0]
     if failures:
         for failure in failures:
-            err_console.print(str(failure), markup=False, highlight=False)
-        raise SpecError([p for f in failures for p in f.problems], f"{len(failures)} of {len(files)} files")
+            err_console.print(f"error: {failure}", markup=False, highlight=False, soft_wrap=True)
+        err_console.print(f"{len(failures)} of {len(files)} files invalid", highlight=False)
+        raise typer.Exit(code=2)
 
 
 @spec_app.command("infer")
 def infer(
     data: Annotated[Path, typer.Argument(help="Trajectory table (.parquet or .csv) with a 'time' column.")],
-    obs: Annotated[str | None, typer.Option(help="Measured tags, comma-separated (default: every other "
-                                            "numeric column).")] = None,
+    obs: Annotated[
+        str | None, typer.Option(help="Measured tags, comma-separated (default: every other numeric column).")
+    ] = None,
     act: Annotated[str | None, typer.Option(help="Manipulated tags, comma-separated.")] = None,
     known: Annotated[str | None, typer.Option(help="Disturbances known ahead (schedules, prices).")] = None,
     name: Annotated[str, typer.Option(help="Twin name (lowercase id).")] = "inferred",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the spec here (default: print it).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the spec here (default: print it).")
+    ] = None,
 ) -> None:
     """Write a starter spec from a dataset: tags with observed ranges, action bounds, the sample period.
 
@@ -74,20 +79,26 @@ def infer(
     from worldtwin.telemetry.infer import infer_spec
     from worldtwin.telemetry.table import read_table
 
-    twin = infer_spec(read_table(data), obs=split_names(obs), act=split_names(act), known=split_names(known),
-                      name=name)
+    twin = infer_spec(
+        read_table(data), obs=split_names(obs), act=split_names(act), known=split_names(known), name=name
+    )
     text = dump_spec(twin)
     if out is None:
         console.print(text, markup=False, highlight=False, end="")
         return
     out.write_text(text, encoding="utf-8")
-    console.print(f"wrote {out}: {len(twin.tags)} tags, Δt = {twin.sample_period:g} s. "
-                  "Next: add units, then 'worldtwin spec validate'.", highlight=False)
+    console.print(
+        f"wrote {out}: {len(twin.tags)} tags, Δt = {twin.sample_period:g} s. "
+        "Next: add units, then 'worldtwin spec validate'.",
+        highlight=False,
+    )
 
 
 @spec_app.command("reference")
 def reference(
-    write: Annotated[Path | None, typer.Option(help="Update the reference block inside this Markdown file.")] = None,
+    write: Annotated[
+        Path | None, typer.Option(help="Update the reference block inside this Markdown file.")
+    ] = None,
 ) -> None:
     """Print the spec reference (generated from the schema), or refresh it inside a Markdown file."""
     if write is None:

@@ -65,12 +65,14 @@ def max_step_change(twin: Twin) -> np.ndarray:
 class TwinEnv(gym.Env[np.ndarray, np.ndarray], ABC):
     """Base class of every worldtwin environment. Subclasses implement ``_reset`` and ``_advance``."""
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium declares it this way)
 
     def __init__(self, twin: Twin, max_episode_steps: int | None = None) -> None:
         self.twin = twin
         self.max_episode_steps = max_episode_steps
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(len(twin.measured_names),), dtype=np.float64)
+        self.observation_space = spaces.Box(
+            -np.inf, np.inf, shape=(len(twin.measured_names),), dtype=np.float64
+        )
         low, high = action_bounds(twin)
         self.action_space = spaces.Box(low, high, dtype=np.float64)
         self._max_change = max_step_change(twin)
@@ -78,6 +80,8 @@ class TwinEnv(gym.Env[np.ndarray, np.ndarray], ABC):
         self._last_action = self._default_action.copy()
         self._steps = 0
         self._ready = False
+        self.registry_id: str | None = None
+        """The registry id this env was made from (set by ``worldtwin.make``)."""
 
     # --- what a twin implements ------------------------------------------------------------------
 
@@ -112,7 +116,9 @@ class TwinEnv(gym.Env[np.ndarray, np.ndarray], ABC):
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if not self._ready:
-            raise SimulationError(f"{type(self).__name__}.step() called before reset(); call env.reset(seed=...) first")
+            raise SimulationError(
+                f"{type(self).__name__}.step() called before reset(); call env.reset(seed=...) first"
+            )
         applied = self.constrain(action)
         measured = self._advance(applied)
         self._last_action = applied
@@ -151,4 +157,8 @@ class TwinEnv(gym.Env[np.ndarray, np.ndarray], ABC):
         return np.asarray([measured[name] for name in self.twin.measured_names], dtype=np.float64)
 
     def _info(self, measured: dict[str, float], applied: np.ndarray) -> dict[str, Any]:
-        return {"tags": self._all_tags(measured, applied), "action_applied": applied.copy(), "time": self.time}
+        return {
+            "tags": self._all_tags(measured, applied),
+            "action_applied": applied.copy(),
+            "time": self.time,
+        }

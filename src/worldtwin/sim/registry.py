@@ -77,7 +77,11 @@ def entry(id: str) -> TwinEntry:
         pass
     close = difflib.get_close_matches(id, _REGISTRY, n=3, cutoff=0.5)
     close += [known for known in _REGISTRY if known.split("/")[-1].startswith(id) and known not in close]
-    hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "run 'worldtwin twins' to list them"
+    hint = (
+        f"did you mean {' or '.join(repr(c) for c in close)}?"
+        if close
+        else "run 'worldtwin twins' to list them"
+    )
     raise UnknownTwinError(f"no twin registered as {id!r}; {hint}")
 
 
@@ -91,9 +95,9 @@ def make(id: str, **kwargs: Any) -> TwinEnv:
     options = {**found.kwargs, **kwargs}
     if found.spec is not None:
         options.setdefault("twin", found.load_spec())
-    env = factory(**options)
-    env.registry_id = id  # type: ignore[attr-defined]
-    return env  # type: ignore[no-any-return]
+    env: TwinEnv = factory(**options)
+    env.registry_id = id
+    return env
 
 
 def spec_of(id: str) -> Twin:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from worldtwin.errors import Problem, SpecError
 from worldtwin.spec.checks import check_twin
-from worldtwin.spec.schema import SPEC_MODELS, Twin
+from worldtwin.spec.schema import METADATA_NAME_PATTERN, SPEC_MODELS, TAG_NAME_PATTERN, Twin
 
 _ALL_FIELDS = sorted({name for model in SPEC_MODELS for name in model.model_fields})
 
@@ -30,12 +30,21 @@ def load_spec(source: str | Path) -> Twin:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError([Problem((), "file not found", value=str(path),
-                                 hint="check the path, or create one with 'worldtwin spec infer'")],
-                        str(path)) from None
+        raise SpecError(
+            [
+                Problem(
+                    (),
+                    "file not found",
+                    value=str(path),
+                    hint="check the path, or create one with 'worldtwin spec infer'",
+                )
+            ],
+            str(path),
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([Problem((), f"cannot read the file: {exc}", hint="the spec must be UTF-8 YAML")],
-                        str(path)) from None
+        raise SpecError(
+            [Problem((), f"cannot read the file: {exc}", hint="the spec must be UTF-8 YAML")], str(path)
+        ) from None
     return parse_spec(text, source=str(path))
 
 
@@ -45,10 +54,19 @@ def parse_spec(text: str, source: str = "<string>") -> Twin:
     data = _construct(root, source)
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
-        raise SpecError([Problem((), f"the document is {kind}, not a mapping", value=None if data is None else data,
-                                 expected="a YAML mapping with metadata, sample_period, tags, ...",
-                                 hint="see the spec reference in README.md or run 'worldtwin spec infer'",
-                                 line=1)], source)
+        raise SpecError(
+            [
+                Problem(
+                    (),
+                    f"the document is {kind}, not a mapping",
+                    value=None if data is None else data,
+                    expected="a YAML mapping with metadata, sample_period, tags, ...",
+                    hint="see the spec reference in README.md or run 'worldtwin spec infer'",
+                    line=1,
+                )
+            ],
+            source,
+        )
     try:
         twin = Twin.model_validate(data)
     except ValidationError as exc:
@@ -94,9 +112,17 @@ def _compose(text: str, source: str) -> yaml.Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise SpecError([Problem((), f"invalid YAML: {exc.problem or exc.context}", line=line,
-                                 hint="check indentation, colons and quotes on this line and the one above")],
-                        source) from None
+        raise SpecError(
+            [
+                Problem(
+                    (),
+                    f"invalid YAML: {exc.problem or exc.context}",
+                    line=line,
+                    hint="check indentation, colons and quotes on this line and the one above",
+                )
+            ],
+            source,
+        ) from None
     except yaml.YAMLError as exc:
         raise SpecError([Problem((), f"invalid YAML: {exc}")], source) from None
 
@@ -112,8 +138,9 @@ def _construct(node: yaml.Node | None, source: str) -> Any:
         return loader.construct_document(node)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
-        raise SpecError([Problem((), f"invalid YAML value: {exc.problem}",
-                                 line=mark.line + 1 if mark else None)], source) from None
+        raise SpecError(
+            [Problem((), f"invalid YAML value: {exc.problem}", line=mark.line + 1 if mark else None)], source
+        ) from None
     finally:
         loader.dispose()
 
@@ -125,8 +152,13 @@ def _duplicate_keys(node: yaml.Node, path: tuple[str | int, ...]) -> Any:
         for key_node, value_node in node.value:
             key = key_node.value
             if key in seen:
-                yield Problem((*path, key), f"duplicate key {key!r}", line=key_node.start_mark.line + 1,
-                              expected="each key once per mapping", hint="remove or merge the repeated key")
+                yield Problem(
+                    (*path, key),
+                    f"duplicate key {key!r}",
+                    line=key_node.start_mark.line + 1,
+                    expected="each key once per mapping",
+                    hint="remove or merge the repeated key",
+                )
             seen.add(key)
             yield from _duplicate_keys(value_node, (*path, key))
     elif isinstance(node, yaml.SequenceNode):
@@ -174,57 +206,125 @@ def _locate(problem: Problem, root: yaml.Node | None) -> Problem:
 
 # --- pydantic errors → problems -----------------------------------------------------------------
 
+_SOURCE_TYPES = ("csv", "parquet", "opcua", "mqtt", "simulator")  # pydantic's union-branch names in locs
+_DURATION_FIELDS = ("sample_period", "sampling_period", "publishing_interval")
+_PATTERNS = {
+    TAG_NAME_PATTERN: "letters, digits, '_', '.', ':' or '-', starting with a letter or '_' (no spaces)",
+    METADATA_NAME_PATTERN: "lowercase letters, digits, '-' or '_', e.g. 'reactor-2'",
+}
 _EXPECTED = {
-    "float_parsing": "a number", "float_type": "a number", "int_parsing": "a whole number",
-    "int_type": "a whole number", "bool_parsing": "true or false", "bool_type": "true or false",
-    "string_type": "a string", "list_type": "a list", "dict_type": "a mapping (key: value)",
-    "model_type": "a mapping (key: value)", "tuple_type": "a list of two numbers [min, max]",
+    "float_parsing": ("a number", "write a plain number without units (units belong in the tag's 'unit')"),
+    "float_type": ("a number", "write a plain number"),
+    "int_parsing": ("a whole number", "write a whole number"),
+    "int_type": ("a whole number", "write a whole number"),
+    "bool_parsing": ("true or false", "write true or false"),
+    "bool_type": ("true or false", "write true or false"),
+    "string_type": ("a string", "quote the value"),
+    "list_type": ("a list", "write a YAML list ('- item' lines or [a, b])"),
+    "dict_type": ("a mapping (key: value)", "write 'key: value' lines"),
+    "model_type": ("a mapping (key: value)", "write 'key: value' lines"),
+    "greater_than": ("", "use a positive number"),
+    "greater_than_equal": ("", "use a larger number"),
+    "less_than_equal": ("", "use a smaller number"),
+    "too_short": ("", "add the missing entries"),
 }
 
 
 def _from_pydantic(err: Any) -> Problem:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("csv", "parquet", "opcua", "mqtt",
-                                                                            "simulator")))
+    loc = tuple(p for p in err["loc"] if p not in _SOURCE_TYPES)
     kind, value = err["type"], err.get("input")
+    field = str(loc[-1]) if loc else "?"
+    if loc and isinstance(loc[-1], int) and len(loc) > 1 and loc[-2] in ("range", "bounds"):
+        loc, field = loc[:-1], str(loc[-2])  # a [min, max] pair with a bad element: report the pair
     if kind == "extra_forbidden":
-        key = str(loc[-1]) if loc else "?"
-        close = difflib.get_close_matches(key, _ALL_FIELDS, n=1, cutoff=0.6)
-        return Problem(loc, f"unknown key {key!r}", value=None, expected="a key defined by the spec schema",
-                       hint=f"did you mean {close[0]!r}?" if close else "remove it; see the spec reference")
+        close = difflib.get_close_matches(field, _ALL_FIELDS, n=1, cutoff=0.6)
+        return Problem(
+            loc,
+            f"unknown key {field!r}",
+            expected="a key defined by the spec schema",
+            hint=f"did you mean {close[0]!r}?" if close else "remove it; see the spec reference",
+        )
+    if field in ("range", "bounds"):
+        if kind == "value_error":
+            return Problem(
+                loc,
+                _message(err),
+                value=value,
+                expected="[min, max] with min < max",
+                hint="swap the two values, or correct the typo",
+            )
+        return Problem(
+            loc,
+            "must be a list of two numbers",
+            value=value,
+            expected="[min, max]",
+            hint="write it as [min, max], e.g. [0, 100]",
+        )
     if kind == "missing":
-        field = str(loc[-1]) if loc else "?"
-        return Problem(loc, f"required key {field!r} is missing", expected=f"'{field}:' under {_parent(loc)}",
-                       hint="add it; see the spec reference in README.md")
+        return Problem(
+            loc,
+            f"required key {field!r} is missing",
+            expected=f"'{field}:' under {_parent(loc)}",
+            hint="add it; see the spec reference in README.md",
+        )
     if kind == "union_tag_invalid":
-        return Problem(loc, "unknown source type", value=value,
-                       expected="type: csv, parquet, opcua, mqtt or simulator", hint="fix the 'type:' value")
+        return Problem(
+            loc,
+            "unknown source type",
+            value=value.get("type") if isinstance(value, dict) else value,
+            expected="type: csv, parquet, opcua, mqtt or simulator",
+            hint="fix the 'type:' value",
+        )
     if kind == "union_tag_not_found":
-        return Problem(loc, "source has no 'type'", expected="type: csv, parquet, opcua, mqtt or simulator",
-                       hint="add a 'type:' key")
+        return Problem(
+            loc,
+            "source has no 'type'",
+            expected="type: csv, parquet, opcua, mqtt or simulator",
+            hint="add a 'type:' key",
+        )
     if kind == "literal_error":
-        return Problem(loc, "value not allowed", value=value, expected=err["ctx"]["expected"],
-                       hint="use one of the listed values")
-    if kind in ("too_short", "too_long") and loc and loc[-1] in ("range", "bounds"):
-        return Problem(loc, "must be a list of two numbers", value=value, expected="[min, max]",
-                       hint="write it as [min, max]")
-    message = err["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
-    expected = _EXPECTED.get(kind, "")
-    if "ctx" in err and not expected:
-        ctx = err["ctx"]
-        if "gt" in ctx:
-            expected = f"a number > {ctx['gt']}"
-        elif "ge" in ctx:
-            expected = f"a number >= {ctx['ge']}"
-        elif "le" in ctx:
-            expected = f"a number <= {ctx['le']}"
-        elif "pattern" in ctx:
-            expected = "letters, digits, '_', '.', ':' or '-', starting with a letter or '_'"
-        elif "min_length" in ctx:
-            expected = f"at least {ctx['min_length']} item(s)"
-    return Problem(loc, message, value=value if not isinstance(value, dict | list) else None,
-                   expected=expected, hint="correct the value")
+        return Problem(
+            loc,
+            "value not allowed",
+            value=value,
+            expected=err["ctx"]["expected"],
+            hint="use one of the listed values",
+        )
+    if field in _DURATION_FIELDS and kind in ("value_error", "greater_than"):
+        return Problem(
+            loc,
+            _message(err),
+            value=value,
+            expected="a positive duration: seconds, or e.g. '500 ms', '10 s', '5 min'",
+            hint="write a number of seconds or a quantity with a time unit",
+        )
+    if kind == "string_pattern_mismatch":
+        allowed = _PATTERNS.get(err["ctx"]["pattern"], f"text matching {err['ctx']['pattern']}")
+        return Problem(
+            loc, f"{value!r} is not a valid {field}", value=value, expected=allowed, hint="rename it"
+        )
+    expected, hint = _EXPECTED.get(kind, ("", "correct the value"))
+    ctx = err.get("ctx", {})
+    if "gt" in ctx:
+        expected = f"a number > {ctx['gt']}"
+    elif "ge" in ctx:
+        expected = f"a number >= {ctx['ge']}"
+    elif "le" in ctx:
+        expected = f"a number <= {ctx['le']}"
+    elif "min_length" in ctx:
+        expected = f"at least {ctx['min_length']} item(s)"
+    return Problem(
+        loc,
+        _message(err),
+        value=value if not isinstance(value, dict | list) else None,
+        expected=expected,
+        hint=hint,
+    )
+
+
+def _message(err: Any) -> str:
+    message = str(err["msg"])
+    return message.removeprefix("Value error, ")
 
 
 def _parent(loc: tuple[str | int, ...]) -> str:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from worldtwin.spec.units import seconds
 
 TAG_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:\-]*$"
+METADATA_NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
 RESERVED_COLUMNS = ("time", "episode")
 
 TagKind = Literal["observation", "action", "disturbance", "kpi"]
@@ -52,7 +53,7 @@ class _SpecModel(BaseModel):
 class Metadata(_SpecModel):
     """Who and what the twin is."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", description="Short id: lowercase, digits, '-', '_'.")
+    name: str = Field(pattern=METADATA_NAME_PATTERN, description="Short id: lowercase, digits, '-', '_'.")
     title: str = Field("", description="Human-readable name.")
     description: str = Field("", description="What the plant is and does.")
     version: str = Field("1", description="Version of this spec; bump it when the plant changes.")
@@ -60,27 +61,30 @@ class Metadata(_SpecModel):
 
 
 class Asset(_SpecModel):
-    """One node of the ISA-95 style equipment hierarchy (enterprise → site → area → line → unit → equipment)."""
+    """One node of the ISA-95 equipment hierarchy (enterprise → site → area → line → unit → equipment)."""
 
     id: str = Field(pattern=TAG_NAME_PATTERN, description="Unique asset id.")
     level: AssetLevel = Field(description="ISA-95 level: enterprise, site, area, line, unit or equipment.")
     parent: str | None = Field(None, description="Id of the parent asset; must sit at a higher level.")
     name: str = Field("", description="Human-readable name.")
-    description: str = ""
+    description: str = Field("", description="Free text.")
 
 
 class Tag(_SpecModel):
     """A named signal: measured, manipulated, or a disturbance or KPI, in engineering units."""
 
     name: str = Field(pattern=TAG_NAME_PATTERN, description="Unique tag name; the column name in datasets.")
-    unit: str = Field("", description="Engineering unit understood by pint, e.g. 'K', 'kmol/m^3', '%', 'EUR/MWh'.")
+    unit: str = Field(
+        "", description="Engineering unit understood by pint, e.g. 'K', 'kmol/m^3', '%', 'EUR/MWh'."
+    )
     kind: TagKind = Field(
         "observation",
         description="observation (measured state), action (manipulated), disturbance (measured, not "
         "manipulated) or kpi (derived performance figure).",
     )
     range: tuple[float, float] | None = Field(
-        None, description="[min, max] physically plausible values; readings outside are flagged by validation."
+        None,
+        description="[min, max] physically plausible values; readings outside are flagged by validation.",
     )
     sampling_period: Duration | None = Field(
         None,
@@ -94,7 +98,7 @@ class Tag(_SpecModel):
         "the world model is conditioned on them like an action.",
     )
     asset: str | None = Field(None, description="Id of the asset this tag belongs to.")
-    description: str = ""
+    description: str = Field("", description="What the tag measures or sets.")
 
     @field_validator("range")
     @classmethod
@@ -133,7 +137,7 @@ class HardLimit(_SpecModel):
     min: float | None = Field(None, description="Lowest allowed value.")
     max: float | None = Field(None, description="Highest allowed value.")
     severity: Severity = Field("trip", description="warning, alarm or trip.")
-    description: str = ""
+    description: str = Field("", description="Why the limit exists (shown with violations).")
 
 
 class Objective(_SpecModel):
@@ -148,52 +152,85 @@ class Objective(_SpecModel):
 class FileSource(_SpecModel):
     """A historian export on disk."""
 
-    type: Literal["csv", "parquet"]
+    type: Literal["csv", "parquet"] = Field(description="File format.")
     path: str = Field(description="File path, relative to the spec file.")
-    layout: Literal["wide", "long"] = Field("wide", description="wide: one column per tag; long: tag, time, value rows.")
+    layout: Literal["wide", "long"] = Field(
+        "wide", description="wide: one column per tag; long: tag, time, value rows."
+    )
     time_column: str = Field("time", description="Column holding the timestamp.")
     timezone: str | None = Field(None, description="IANA zone of naive timestamps, e.g. 'Europe/Berlin'.")
-    columns: dict[str, str] = Field(default_factory=dict, description="File column → tag name, when they differ.")
-    units: dict[str, str] = Field(default_factory=dict, description="Tag → unit used in the file, converted on import.")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="File column → tag name, when they differ."
+    )
+    units: dict[str, str] = Field(
+        default_factory=dict, description="Tag → unit used in the file, converted on import."
+    )
 
 
 class OpcUaSource(_SpecModel):
     """A live OPC UA server."""
 
-    type: Literal["opcua"]
-    endpoint: str = Field(description="e.g. opc.tcp://127.0.0.1:4840/worldtwin/")
+    type: Literal["opcua"] = Field(description="'opcua'.")
+    endpoint: str = Field(description="Server URL, e.g. opc.tcp://127.0.0.1:4840/worldtwin/")
     nodes: dict[str, str] = Field(description="Tag name → OPC UA node id, e.g. 'ns=2;s=Reactor.T'.")
     publishing_interval: Duration = Field(1.0, description="Subscription publishing interval, seconds.")
+    security: str = Field(
+        "None",
+        description="'None' (loopback and test servers only), or an asyncua security string "
+        "'Policy,Mode,client-cert.pem,client-key.pem[,server-cert.pem]', e.g. "
+        "'Basic256Sha256,SignAndEncrypt,cert.pem,key.pem'.",
+    )
+    username: str | None = Field(None, description="User name, when the server requires one.")
+    password_env: str | None = Field(
+        None, description="Name of the environment variable holding the password (never the password itself)."
+    )
 
 
 class MqttSource(_SpecModel):
     """A live MQTT broker carrying JSON or Sparkplug B payloads."""
 
-    type: Literal["mqtt"]
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
+    type: Literal["mqtt"] = Field(description="'mqtt'.")
+    host: str = Field("127.0.0.1", description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port.")
     topic: str = Field(description="Topic filter, e.g. 'plant/reactor/#' or 'spBv1.0/plant/#'.")
-    payload: Literal["json", "sparkplug"] = "json"
-    tags: dict[str, str] = Field(default_factory=dict, description="Payload metric name → tag name, when they differ.")
+    payload: Literal["json", "sparkplug"] = Field("json", description="Payload encoding.")
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Payload metric name → tag name, when they differ."
+    )
+    qos: int = Field(
+        1,
+        ge=0,
+        le=2,
+        description="Subscription QoS. With 1 or 2 the broker keeps a session and holds messages while we "
+        "reconnect; 0 loses what is published while the connection is down.",
+    )
+    username: str | None = Field(None, description="User name, when the broker requires one.")
+    password_env: str | None = Field(
+        None, description="Name of the environment variable holding the password (never the password itself)."
+    )
+    tls: bool = Field(False, description="Connect with TLS (use port 8883 on most brokers).")
+    ca_file: str | None = Field(None, description="CA certificate file for TLS; the system CAs when omitted.")
 
 
 class SimulatorSource(_SpecModel):
     """A registered simulator twin, e.g. 'worldtwin/cstr-v1'."""
 
-    type: Literal["simulator"]
-    twin: str
+    type: Literal["simulator"] = Field(description="'simulator'.")
+    twin: str = Field(description="Registered twin id.")
 
 
 Source = Annotated[FileSource | OpcUaSource | MqttSource | SimulatorSource, Field(discriminator="type")]
 
 
 class ModelConfig(_SpecModel):
-    """How to learn this twin's world model. Defaults are the ones chosen by measurement (docs/world-model.md)."""
+    """How to learn this twin's world model; defaults were chosen by measurement (docs/world-model.md)."""
 
     latent_dim: int = Field(32, ge=2, le=1024, description="Size of the latent state z.")
     history: int = Field(3, ge=1, le=64, description="Past samples the encoder sees.")
     predictor: Literal["mlp", "transformer"] = Field("mlp", description="Latent predictor architecture.")
-    rollout_steps: int = Field(16, ge=1, le=256, description="Open-loop steps in the multi-step training loss.")
+    rollout_steps: int = Field(
+        16, ge=1, le=256, description="Open-loop steps in the multi-step training loss."
+    )
     sigreg_weight: float = Field(0.01, ge=0, description="λ of the SIGReg anti-collapse term.")
     ensemble: int = Field(5, ge=1, le=32, description="Predictors in the ensemble (epistemic spread).")
     anchored: Literal["auto", "on", "off"] = Field(
@@ -209,15 +246,19 @@ class Twin(_SpecModel):
     """A plant: the root of a twin spec file."""
 
     spec_version: Literal[1] = Field(1, description="Version of the spec format.")
-    metadata: Metadata
+    metadata: Metadata = Field(description="Name, title, owner and version of the twin.")
     sample_period: Duration = Field(description="Seconds between rows of the twin's time grid (Δt).")
-    assets: list[Asset] = Field(default_factory=list)
-    tags: list[Tag] = Field(min_length=1)
-    actions: list[Action] = Field(default_factory=list)
-    limits: list[HardLimit] = Field(default_factory=list)
-    objectives: list[Objective] = Field(default_factory=list)
-    sources: list[Source] = Field(default_factory=list)
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    assets: list[Asset] = Field(default_factory=list, description="Equipment hierarchy the tags belong to.")
+    tags: list[Tag] = Field(
+        min_length=1, description="Every signal of the plant; their order is the vector order."
+    )
+    actions: list[Action] = Field(
+        default_factory=list, description="Bounds and rate limits of the action tags."
+    )
+    limits: list[HardLimit] = Field(default_factory=list, description="Hard limits no proposal may cross.")
+    objectives: list[Objective] = Field(default_factory=list, description="What good operation means.")
+    sources: list[Source] = Field(default_factory=list, description="Where the plant's data comes from.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="World-model settings.")
 
     # --- lookups -------------------------------------------------------------------------------
 
@@ -273,6 +314,16 @@ class Twin(_SpecModel):
 
 
 SPEC_MODELS: tuple[type[BaseModel], ...] = (
-    Twin, Metadata, Asset, Tag, Action, HardLimit, Objective, ModelConfig,
-    FileSource, OpcUaSource, MqttSource, SimulatorSource,
+    Twin,
+    Metadata,
+    Asset,
+    Tag,
+    Action,
+    HardLimit,
+    Objective,
+    ModelConfig,
+    FileSource,
+    OpcUaSource,
+    MqttSource,
+    SimulatorSource,
 )

@@ -6,18 +6,27 @@ adds them. Everything in worldtwin that touches a unit goes through this module.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import numpy as np
 import pint
 
-ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+ureg: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 # Plant-floor units pint lacks. Currencies are independent dimensions: converting EUR to USD is a
 # business decision, not a unit conversion, so it is refused.
 ureg.define("EUR = [currency_eur]")
 ureg.define("USD = [currency_usd]")
 ureg.define("item = [count] = items = pcs = unit_count")
 ureg.define("batch = [batch_count] = batches")
+# Gauge pressures (relative to 1 standard atmosphere) and gas volume at normal conditions (0 °C, 1 atm).
+ureg.define("barg = bar; offset: 1.01325 = bar_g")
+ureg.define("psig = psi; offset: 14.69595 = psi_g")
+ureg.define("Nm3 = 44.6150 * mol = normal_cubic_meter")
+
+
+# Plant shorthand for powers of lengths: m3/h, cm2, ft3 → m^3/h, cm^2, ft^3.
+_LENGTH_POWER = re.compile(r"\b(m|cm|mm|dm|km|ft|in)([23])\b")
 
 
 class UnitParseError(ValueError):
@@ -31,9 +40,16 @@ def parse_unit(text: str) -> pint.Unit:
     if cleaned in ("", "1", "-", "dimensionless"):
         return ureg.dimensionless
     try:
-        parsed = ureg.parse_units(cleaned)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError,
-            TypeError, ValueError, AssertionError, KeyError) as exc:
+        parsed = ureg.parse_units(_LENGTH_POWER.sub(r"\1^\2", cleaned))
+    except (
+        pint.errors.UndefinedUnitError,
+        pint.errors.DefinitionSyntaxError,
+        AttributeError,
+        TypeError,
+        ValueError,
+        AssertionError,
+        KeyError,
+    ) as exc:
         raise UnitParseError(f"unknown unit {text!r}") from exc
     return parsed
 
@@ -69,9 +85,14 @@ def seconds(value: float | str) -> float:
     if isinstance(value, int | float):
         return float(value)
     try:
-        quantity = ureg.Quantity(value)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, TypeError,
-            AttributeError) as exc:
+        quantity: pint.Quantity | float = ureg.Quantity(value)
+    except (
+        pint.errors.UndefinedUnitError,
+        pint.errors.DefinitionSyntaxError,
+        ValueError,
+        TypeError,
+        AttributeError,
+    ) as exc:
         raise ValueError(f"cannot read {value!r} as a duration; write e.g. 10, '10 s' or '5 min'") from exc
     if isinstance(quantity, int | float):
         return float(quantity)

@@ -46,22 +46,33 @@ def infer_spec(
     columns = [*obs, *act, *known]
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated:
-        raise DataError(f"column(s) {duplicated} named in more than one of --obs/--act/--known; name each once")
+        raise DataError(
+            f"column(s) {duplicated} named in more than one of --obs/--act/--known; name each once"
+        )
     if not obs:
         raise DataError("no observation columns: pass --obs a,b,... (the measured tags)")
     for column in columns:
         if column not in frame.columns:
             raise DataError(f"column {column!r} is not in the data; columns are {list(frame.columns)[:20]}")
         if not re.match(TAG_NAME_PATTERN, column) or column in RESERVED_COLUMNS:
-            raise DataError(f"column {column!r} cannot be a tag name; rename it to letters, digits, '_', '.', "
-                            f"':' or '-' starting with a letter (and not {'/'.join(RESERVED_COLUMNS)})")
+            raise DataError(
+                f"column {column!r} cannot be a tag name; rename it to letters, digits, '_', '.', "
+                f"':' or '-' starting with a letter (and not {'/'.join(RESERVED_COLUMNS)})"
+            )
     check_table(frame, columns, source="data")
     units = dict(units or {})
-    kinds: dict[str, TagKind] = {c: "observation" for c in obs} | {c: "action" for c in act}
-    kinds |= {c: "disturbance" for c in known}
+    kinds: dict[str, TagKind] = {c: "observation" for c in obs}
+    kinds.update({c: "action" for c in act})
+    kinds.update({c: "disturbance" for c in known})
     tags = [
-        Tag(name=c, unit=units.get(c, ""), kind=kinds[c], range=_padded_range(frame[c].to_numpy(float), margin),
-            known_ahead=c in known, description="inferred from data; check unit and range")
+        Tag(
+            name=c,
+            unit=units.get(c, ""),
+            kind=kinds[c],
+            range=_padded_range(frame[c].to_numpy(float), margin),
+            known_ahead=c in known,
+            description="inferred from data; check unit and range",
+        )
         for c in columns
     ]
     actions = [Action(tag=c, bounds=_padded_range(frame[c].to_numpy(float), 0.0)) for c in act]
@@ -76,6 +87,8 @@ def infer_spec(
 def _sample_period(frame: pd.DataFrame) -> float:
     steps = [np.diff(time_seconds(part)) for _, part in iter_episodes(frame) if len(part) > 1]
     if not steps:
-        raise DataError(f"cannot infer the sample period from one row; the data needs '{TIME}' "
-                        f"increasing over at least two rows (per '{EPISODE}' when present)")
+        raise DataError(
+            f"cannot infer the sample period from one row; the data needs '{TIME}' "
+            f"increasing over at least two rows (per '{EPISODE}' when present)"
+        )
     return float(np.median(np.concatenate(steps)))

@@ -46,7 +46,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except DataError:
         raise
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"{source}: cannot read Parquet ({exc}); the file may be truncated or not Parquet") from None
+        raise DataError(
+            f"{source}: cannot read Parquet ({exc}); the file may be truncated or not Parquet"
+        ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{source}: cannot read CSV ({exc})") from None
     if frame.empty:
@@ -83,11 +85,15 @@ def write_table(frame: pd.DataFrame, path: str | Path, metadata: dict[str, Any] 
 def check_table(frame: pd.DataFrame, columns: Sequence[str] = (), *, source: str = "table") -> None:
     """Raise :class:`DataError` unless ``frame`` is a trajectory table holding finite numeric ``columns``."""
     if TIME not in frame.columns:
-        raise DataError(f"{source}: no '{TIME}' column; columns are {list(frame.columns)[:12]}. "
-                        f"Rename the timestamp column to '{TIME}'")
+        raise DataError(
+            f"{source}: no '{TIME}' column; columns are {list(frame.columns)[:12]}. "
+            f"Rename the timestamp column to '{TIME}'"
+        )
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(f"{source}: missing tag column(s) {missing}; the table has {list(frame.columns)[:20]}")
+        raise DataError(
+            f"{source}: missing tag column(s) {missing}; the table has {list(frame.columns)[:20]}"
+        )
     for name in columns:
         series = frame[name]
         if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
@@ -98,16 +104,21 @@ def check_table(frame: pd.DataFrame, columns: Sequence[str] = (), *, source: str
         nonfinite = ~np.isfinite(values)
         if nonfinite.any():
             rows = np.flatnonzero(nonfinite)[:5].tolist()
-            raise DataError(f"{source}: column {name!r} has {int(nonfinite.sum())} NaN/Inf value(s) "
-                            f"(rows {rows}...); fill, interpolate or drop them before training")
+            raise DataError(
+                f"{source}: column {name!r} has {int(nonfinite.sum())} NaN/Inf value(s) "
+                f"(rows {rows}...); fill, interpolate or drop them before training"
+            )
     for episode, part in iter_episodes(frame):
         times = _seconds(part[TIME])
         steps = np.diff(times)
         if np.any(steps <= 0):
             k = int(np.flatnonzero(steps <= 0)[0])
             kind = "duplicate" if steps[k] == 0 else "out-of-order"
-            raise DataError(f"{source}: episode {episode!r} has {kind} time at row {part.index[k + 1]} "
-                            f"({part[TIME].iloc[k]!r} then {part[TIME].iloc[k + 1]!r}); sort by time and drop duplicates")
+            before, after = part[TIME].iloc[k], part[TIME].iloc[k + 1]
+            raise DataError(
+                f"{source}: episode {episode!r} has {kind} time at row {part.index[k + 1]} "
+                f"({before} then {after}); sort by time and drop duplicate rows"
+            )
 
 
 def iter_episodes(frame: pd.DataFrame) -> Iterator[tuple[Any, pd.DataFrame]]:
@@ -115,8 +126,7 @@ def iter_episodes(frame: pd.DataFrame) -> Iterator[tuple[Any, pd.DataFrame]]:
     if EPISODE not in frame.columns:
         yield 0, frame
         return
-    for episode, part in frame.groupby(EPISODE, sort=False):
-        yield episode, part
+    yield from frame.groupby(EPISODE, sort=False)
 
 
 def time_seconds(frame: pd.DataFrame) -> np.ndarray:
