@@ -13,6 +13,7 @@ from worldtwin.model.data import (
     Windows,
     calendar_features,
     conditions,
+    constants,
     pieces,
     split,
     stretch,
@@ -89,10 +90,12 @@ def test_split_of_too_little_data_says_how_much_is_needed() -> None:
         )
 
 
-def test_scaler_refuses_a_constant_column() -> None:
+def test_a_constant_column_keeps_unit_scale_and_is_named() -> None:
     values = np.column_stack([np.arange(5.0), np.full(5, 7.0)])
-    with pytest.raises(DataError, match=r"b \(always 7\) never change"):
-        Scaler.fit(values, ["a", "b"], "tag")
+    scaler = Scaler.fit(values)
+    assert scaler.std[1] == 1.0 and scaler.mean[1] == 7.0
+    assert constants(values, ["a", "b"]) == ["b (always 7)"]
+    np.testing.assert_allclose(scaler.inverse(scaler(values)), values, atol=1e-5)
 
 
 def test_layout_check_names_missing_and_bad_columns() -> None:

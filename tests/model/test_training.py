@@ -42,8 +42,7 @@ def test_one_long_episode_is_split_in_time() -> None:
     "damage, error, message",
     [
         (lambda d: d.assign(**{ANGLE: d[ANGLE].where(d.index != 7)}), DataError, r"'arm.angle:pv' has 1 NaN"),
-        (lambda d: d.assign(**{RATE: 1.5}), DataError, r"arm-rate \(always 1.5\) never change"),
-        (lambda d: d.assign(**{DRIVE: 0.25}), DataError, r"drive_cmd \(always 0.25\) never change"),
+        (lambda d: d.assign(**{RATE: 1.5, ANGLE: 0.0}), DataError, r"every predicted tag is constant"),
         (lambda d: d.drop(columns=[DRIVE]), DataError, r"missing tag column\(s\) \['drive_cmd'\]"),
         (lambda d: d.iloc[:30], DataError, "too few rows"),
         (lambda d: d.assign(time=d["time"] * 10), DataError, "sample_period is 0.1 s"),
@@ -54,6 +53,17 @@ def test_bad_data_is_refused_with_the_problem_and_the_fix(damage, error, message
     data = damage(pendulum_table(6, 60, seed=5))
     with pytest.raises(error, match=message):
         train(data, pendulum_spec(), tiny_config(max_steps=5))
+
+
+def test_constant_columns_are_kept_with_a_warning_that_names_them(tmp_path) -> None:
+    data = pendulum_table(6, 60, seed=5).assign(**{RATE: 1.5})
+    with pytest.warns(UserWarning, match=r"arm-rate \(always 1.5\) never change.*forecast as constants"):
+        wm = train(data, pendulum_spec(), tiny_config(max_steps=5, horizon=10))
+    forecast = wm.forecast(data.iloc[:10], data.iloc[10:20])
+    np.testing.assert_allclose(forecast.mean[RATE], 1.5, atol=0.2)
+    with pytest.warns(UserWarning, match=r"drive_cmd \(always 0.25\) never change.*cannot know their effect"):
+        wm = train(data.assign(**{DRIVE: 0.25}), pendulum_spec(), tiny_config(max_steps=5, horizon=10))
+    assert "never change" in (wm.save(tmp_path / "m") / "MODEL_CARD.md").read_text()
 
 
 def test_a_spec_without_anything_to_predict_is_refused() -> None:

@@ -85,23 +85,26 @@ class Scaler:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, values: np.ndarray, names: Sequence[str], what: str) -> Scaler:
+    def fit(cls, values: np.ndarray) -> Scaler:
+        """Fit to ``values`` (T, n); a column that never changes keeps unit scale (see :func:`constants`)."""
         mean, std = values.mean(axis=0), values.std(axis=0)
-        flat = std <= 1e-9 * np.maximum(1.0, np.abs(mean))
-        if flat.any():
-            bad = [f"{names[int(i)]} (always {mean[i]:g})" for i in np.flatnonzero(flat)]
-            raise DataError(
-                f"{what} column(s) {', '.join(bad)} never change in the training data, so their "
-                "effect cannot be learned; drop them from the spec (or --obs/--act), or train on "
-                "data where they vary"
-            )
-        return cls(mean.astype(np.float64), std.astype(np.float64))
+        return cls(mean.astype(np.float64), np.where(flat(mean, std), 1.0, std).astype(np.float64))
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         return ((values - self.mean) / self.std).astype(np.float32)
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
         return np.asarray(values, dtype=np.float64) * self.std + self.mean
+
+
+def flat(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    return std <= 1e-9 * np.maximum(1.0, np.abs(mean))
+
+
+def constants(values: np.ndarray, names: Sequence[str]) -> list[str]:
+    """``name (always value)`` for every column of ``values`` that never changes."""
+    mean, std = values.mean(axis=0), values.std(axis=0)
+    return [f"{names[int(i)]} (always {mean[i]:g})" for i in np.flatnonzero(flat(mean, std))]
 
 
 def calendar_features(times: pd.Series, items: Sequence[str]) -> np.ndarray:

@@ -96,6 +96,7 @@ def write_card(directory: Path, model: WorldModel) -> None:
         "",
         "## Known limits",
         "",
+        *[f"- {note}" for note in data.get("warnings", [])],
         f"- Bands beyond h={horizon} are extrapolated (√h growth), not calibrated.",
         "- Trust forecasts only near the training data: check `ood_score` against "
         f"{model.monitors.ood_threshold:.1f} (99th percentile held out) before acting on a forecast.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from worldtwin.model.data import (
     Scaler,
     Windows,
     check_sample_period,
+    constants,
     fingerprint,
     pieces,
     split,
@@ -183,12 +185,10 @@ def prepare(frame: pd.DataFrame, spec: Twin, config: TrainConfig, rng: np.random
         cal=config.cal_share,
     )
     train_rows = pd.concat(parts.train)
-    tags = Scaler.fit(train_rows[list(layout.predicted)].to_numpy(float), layout.predicted, "tag")
-    inputs = (
-        Scaler.fit(train_rows[list(layout.inputs)].to_numpy(float), layout.inputs, "input")
-        if layout.inputs
-        else Scaler(np.zeros(0), np.ones(0))
-    )
+    tag_values = train_rows[list(layout.predicted)].to_numpy(float)
+    input_values = train_rows[list(layout.inputs)].to_numpy(float).reshape(len(train_rows), -1)
+    notes = constant_notes(tag_values, input_values, layout)
+    tags, inputs = Scaler.fit(tag_values), Scaler.fit(input_values)
     val, cal = ([stretch(p, layout, tags, inputs) for p in group] for group in (parts.val, parts.cal))
     windows = {
         "training": Windows([stretch(p, layout, tags, inputs) for p in parts.train], rows + steps),
@@ -210,6 +210,9 @@ def prepare(frame: pd.DataFrame, spec: Twin, config: TrainConfig, rng: np.random
             for k, v in (("train", parts.train), ("val", parts.val), ("cal", parts.cal))
         },
     }
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    data["warnings"] = notes
     return Prepared(
         layout,
         net,
@@ -222,6 +225,33 @@ def prepare(frame: pd.DataFrame, spec: Twin, config: TrainConfig, rng: np.random
         horizon,
         data,
     )
+
+
+def constant_notes(tag_values: np.ndarray, input_values: np.ndarray, layout: Layout) -> list[str]:
+    """Warnings for columns that never change in the training rows; an error when every tag is constant.
+
+    Such columns are kept (a spec may list a spare sensor or an unused action): a constant tag is
+    forecast as that constant, and a constant input carries no information about its effect.
+    """
+    flat_tags, flat_inputs = constants(tag_values, layout.predicted), constants(input_values, layout.inputs)
+    if len(flat_tags) == len(layout.predicted):
+        raise DataError(
+            f"every predicted tag is constant in the training rows ({', '.join(flat_tags)}); there "
+            "are no dynamics to learn. Train on data where the plant moves"
+        )
+    notes = []
+    if flat_tags:
+        notes.append(
+            f"tag(s) {', '.join(flat_tags)} never change in the training data and are forecast as "
+            "constants; drop them from the spec if they are spare or dead sensors"
+        )
+    if flat_inputs:
+        notes.append(
+            f"input(s) {', '.join(flat_inputs)} never change in the training data, so the model "
+            "cannot know their effect: forecasts under other values are guesses. Train on data "
+            "where they are moved, or drop them from the spec"
+        )
+    return notes
 
 
 def fit(
