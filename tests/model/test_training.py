@@ -84,3 +84,16 @@ def test_gaps_in_time_are_respected(tmp_path) -> None:
     wm = train(holey, pendulum_spec(), tiny_config(max_steps=10, eval_every=5, horizon=10))
     assert wm.info["data"]["rows"] == len(holey)
     assert isinstance(wm.surprise(holey), pd.Series)
+
+
+def test_timestamps_and_calendar_features() -> None:
+    data = pendulum_table(6, 80, seed=8)
+    data["time"] = pd.Timestamp("2026-03-02 05:00", tz="Europe/Berlin") + pd.to_timedelta(data["time"], unit="s")
+    spec = pendulum_spec(calendar=["time_of_day", "day_of_week", "shift"])
+    wm = train(data, spec, tiny_config(max_steps=5, horizon=10))
+    assert wm.net.config.n_cond == 1 + 2 + 2 + 3
+    episode = data[data.episode == 0]
+    forecast = wm.forecast(episode.iloc[:10], episode.iloc[10:20])
+    assert forecast.mean.index.equals(episode.index[10:20])
+    with pytest.raises(DataError, match="needs the sample times for its calendar features"):
+        wm.forecast(episode.iloc[:10], episode.iloc[10:20].drop(columns=["time"]))
