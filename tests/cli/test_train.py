@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from model.plant import ANGLE, DRIVE, RATE, pendulum_spec, pendulum_table
+from tests.model.plant import ANGLE, DRIVE, RATE, pendulum_spec, pendulum_table
 from worldtwin.cli import app
 from worldtwin.spec.loading import save_spec
 

@@ -97,3 +97,16 @@ def test_timestamps_and_calendar_features() -> None:
     assert forecast.mean.index.equals(episode.index[10:20])
     with pytest.raises(DataError, match="needs the sample times for its calendar features"):
         wm.forecast(episode.iloc[:10], episode.iloc[10:20].drop(columns=["time"]))
+
+
+def test_training_threads_are_scoped() -> None:
+    import torch
+
+    from worldtwin.model.training import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with torch_threads(None):
+        assert torch.get_num_threads() == before

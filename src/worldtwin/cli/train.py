@@ -50,8 +50,8 @@ def train_command(
     ] = None,
     ensemble: Annotated[int | None, typer.Option(min=1, help="Override the spec's model.ensemble.")] = None,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="Torch CPU threads (default: torch's choice).")
-    ] = None,
+        int, typer.Option(min=0, help="Torch CPU threads while training; 0 leaves torch's choice.")
+    ] = 1,
 ) -> None:
     """Train, validate and calibrate a world model; write weights, config, curves and a model card.
 
@@ -62,15 +62,12 @@ def train_command(
       worldtwin train plant.parquet --spec reactor.yaml --out models/reactor
       worldtwin train log.csv --obs T,Ca --act Tc --out models/quick --steps 500
     """
-    import torch
 
     from worldtwin.model.training import TrainConfig, train
     from worldtwin.spec.loading import load_spec
     from worldtwin.telemetry.infer import infer_spec
     from worldtwin.telemetry.table import read_table
 
-    if threads is not None:
-        torch.set_num_threads(threads)
     frame = read_table(data)
     if spec is not None:
         if obs or act or known:
@@ -90,7 +87,7 @@ def train_command(
     if predictor is not None and predictor not in ("mlp", "transformer"):
         raise DataError(f"--predictor {predictor!r} is not known; use 'mlp' or 'transformer'")
     model = twin.model.model_copy(update=overrides) if overrides else None
-    config = TrainConfig(max_steps=steps, seed=seed, device=device)
+    config = TrainConfig(max_steps=steps, seed=seed, device=device, threads=threads or None)
     with progress() as bar:
         task = bar.add_task("training", total=steps)
 

@@ -12,7 +12,8 @@ import copy
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,10 @@ class TrainConfig:
     """Latents the predictor sees; the encoder window is the spec's ``model.history``."""
     seed: int = 0
     device: str = "cpu"
+    threads: int | None = 1
+    """Torch CPU threads while training (restored afterwards); None leaves torch's setting. One by default:
+    this model's matmuls are small, and on a busy 2-core machine two OpenMP threads made a step about
+    4× slower (docs/world-model.md, "Training speed")."""
     max_seconds: float | None = None
     """Stop after this much wall time even if still improving (results then depend on the machine)."""
 
@@ -118,6 +123,23 @@ def train(
         raise DataError(f"data must be a pandas DataFrame or a path to a table, got {type(frame).__name__}")
     if model is not None:
         spec = spec.model_copy(update={"model": model})
+    with torch_threads(config.threads):
+        return _train(frame, spec, config, progress)
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Use ``count`` torch intra-op threads inside the block (None: leave the setting alone)."""
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(frame: pd.DataFrame, spec: Twin, config: TrainConfig, progress: Progress | None) -> WorldModel:
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator(config.device).manual_seed(config.seed)
     prepared = prepare(frame, spec, config, rng)
