@@ -88,7 +88,8 @@ def test_gaps_in_time_are_respected(tmp_path) -> None:
 
 def test_timestamps_and_calendar_features() -> None:
     data = pendulum_table(6, 80, seed=8)
-    data["time"] = pd.Timestamp("2026-03-02 05:00", tz="Europe/Berlin") + pd.to_timedelta(data["time"], unit="s")
+    start = pd.Timestamp("2026-03-02 05:00", tz="Europe/Berlin")
+    data["time"] = start + pd.to_timedelta(data["time"], unit="s")
     spec = pendulum_spec(calendar=["time_of_day", "day_of_week", "shift"])
     wm = train(data, spec, tiny_config(max_steps=5, horizon=10))
     assert wm.net.config.n_cond == 1 + 2 + 2 + 3
