@@ -7,13 +7,14 @@ average is recorded beside every run; compare ratios within one run of this scri
 times across machines.
 
     python benchmarks/train_speed.py                # the budget check (≤ 5 min on 2 cores)
-    python benchmarks/train_speed.py --threads 1    # one torch thread (faster on a busy machine)
+    python benchmarks/train_speed.py --threads 0    # torch's own thread count instead of TrainConfig's 1
     python benchmarks/train_speed.py --quick        # seconds: checks that it runs
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -62,30 +63,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="5k transitions, a few steps")
     parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+        "--threads", type=int, default=1, help="TrainConfig.threads of the default runs (0: torch's choice)"
     )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "train_speed.json"))
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     episodes, steps, peer_steps = (12, 101, 4) if args.quick else (250, 201, 150)
     frame, twin = cstr(episodes, steps, seed=0)
     transitions = len(frame) - episodes
-    full = TrainConfig(max_steps=10, eval_every=5, horizon=16) if args.quick else TrainConfig()
-    peer = TrainConfig(max_steps=peer_steps, eval_every=10 * peer_steps)
+    threads = args.threads or None
+    full = (
+        TrainConfig(max_steps=10, eval_every=5, horizon=16, threads=threads)
+        if args.quick
+        else TrainConfig(threads=threads)
+    )
+    peer = TrainConfig(max_steps=peer_steps, eval_every=10 * peer_steps, threads=threads)
     runs = {
         "default (to completion)": timed(frame, twin, full),
         "default, fixed steps": timed(frame, twin, peer),
         "ensemble=1": timed(frame, twin, peer, ensemble=1),
+        "2 torch threads": timed(frame, twin, dataclasses.replace(peer, threads=2)),
         "transformer": timed(
             frame,
             twin,
-            TrainConfig(max_steps=peer_steps, eval_every=10 * peer_steps, context=3),
+            dataclasses.replace(peer, context=3),
             predictor="transformer",
         ),
     }
     base = float(runs["default, fixed steps"]["ms_per_step"])
-    print(f"{transitions} transitions, torch threads {torch.get_num_threads()}, budget {BUDGET_S:.0f} s")
+    print(
+        f"{transitions} transitions, {full.threads or torch.get_num_threads()} torch thread(s) unless noted, "
+        f"budget {BUDGET_S:.0f} s"
+    )
     print(f"{'run':26} {'seconds':>8} {'steps':>6} {'ms/step':>8} {'step ratio':>10} {'load':>10}")
     for name, r in runs.items():
         print(

@@ -29,7 +29,13 @@ def test_train_speed_quick(tmp_path: Path) -> None:
     out = _run("train_speed.py", "--out", str(tmp_path / "train_speed.json"))
     assert "default (to completion)" in out and "step ratio" in out
     runs = json.loads((tmp_path / "train_speed_quick.json").read_text())["runs"]
-    assert set(runs) == {"default (to completion)", "default, fixed steps", "ensemble=1", "transformer"}
+    assert set(runs) == {
+        "default (to completion)",
+        "default, fixed steps",
+        "ensemble=1",
+        "2 torch threads",
+        "transformer",
+    }
     assert all(r["ms_per_step"] > 0 for r in runs.values())
 
 

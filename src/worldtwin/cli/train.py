@@ -41,7 +41,7 @@ def train_command(
     ] = None,
     steps: Annotated[
         int, typer.Option(min=1, help="Most training steps (early stopping usually ends sooner).")
-    ] = 3000,
+    ] = 2400,
     seed: Annotated[int, typer.Option(help="Seed for the split, initialisation and batches.")] = 0,
     device: Annotated[str, typer.Option(help="Torch device, e.g. cpu or cuda.")] = "cpu",
     latent_dim: Annotated[int | None, typer.Option(help="Override the spec's model.latent_dim.")] = None,

@@ -49,7 +49,7 @@ Progress = Callable[[int, int, dict[str, float]], None]
 class TrainConfig:
     """How to optimise; the architecture comes from the spec's ``model`` section (:class:`ModelConfig`)."""
 
-    max_steps: int = 3000
+    max_steps: int = 2400
     batch_size: int = 256
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
