@@ -50,6 +50,14 @@ def test_predictors_map_context_to_next_latent() -> None:
         assert predictor(z, e).shape == (4, 6, 8)
 
 
+def test_mlp_predictor_starts_as_the_identity() -> None:
+    g = torch.Generator().manual_seed(5)
+    predictor = MLPPredictor(2, 8, 5, 1, 16)
+    predictor.reset_parameters(g)
+    z, e = torch.randn(2, 3, 1, 8, generator=g), torch.randn(2, 3, 1, 5, generator=g)
+    assert torch.equal(predictor(z, e), z[..., -1, :])
+
+
 def test_adaln_zero_block_starts_as_the_identity_and_depends_on_the_condition_after_training() -> None:
     g = torch.Generator().manual_seed(4)
     block = AdaLNBlock(2, 16, 5, 4)

@@ -64,5 +64,5 @@ def test_head_weights_select_what_each_head_learns_from() -> None:
     objective(net, y, cond, sigreg_weight=0.0, anchored="off", head_weights=weights, generator=g)[
         "latent"
     ].backward()
-    grad = net.predictor.layers[0].weight.grad  # type: ignore[index]
+    grad = net.predictor.layers[-1].weight.grad  # type: ignore[index]  (the last layer: it starts at zero)
     assert grad[0].abs().sum() > 0 and grad[1].abs().sum() == 0

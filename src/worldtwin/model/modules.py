@@ -83,8 +83,9 @@ class MLPPredictor(nn.Module):
         )
 
     def reset_parameters(self, generator: torch.Generator) -> None:
-        for layer in self.layers:
+        for layer in self.layers[:-1]:
             layer.reset_parameters(generator)  # type: ignore[operator]
+        self.layers[-1].reset_parameters(generator, zero=True)  # type: ignore[operator]  # starts as ẑ = z
 
     def forward(self, z: Tensor, e: Tensor) -> Tensor:
         """z (K, B, C, D), e (K, B, C, E) → next latent (K, B, D)."""
