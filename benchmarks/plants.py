@@ -9,7 +9,8 @@ actions (an excitation policy: random levels held for random times) and a twin s
   temperature as a known-ahead input and occupancy gains on a shift schedule (calendar-driven).
 - ``tanks``: two coupled tanks with square-root outflows, two pumps as actions.
 
-When the project's built-in twins are merged, the sweeps also run on those.
+- ``builtin-cstr``, ``builtin-thermal``: the project's registered twins under their random-walk
+  excitation policy (``worldtwin.sim.collect``).
 """
 
 from __future__ import annotations
@@ -192,4 +193,23 @@ def tanks(episodes: int, steps: int, seed: int) -> tuple[pd.DataFrame, Twin]:
     return frame, twin
 
 
-PLANTS = {"cstr": cstr, "thermal": thermal, "tanks": tanks}
+def builtin(twin_id: str) -> Callable[[int, int, int], tuple[pd.DataFrame, Twin]]:
+    """A registered worldtwin twin logged under its random-walk excitation policy."""
+
+    def make(episodes: int, steps: int, seed: int) -> tuple[pd.DataFrame, Twin]:
+        from worldtwin.sim import collect, spec_of
+
+        return collect(twin_id, episodes=episodes, steps=steps, policy="random-walk", seed=seed), spec_of(
+            twin_id
+        )
+
+    return make
+
+
+PLANTS = {
+    "cstr": cstr,
+    "thermal": thermal,
+    "tanks": tanks,
+    "builtin-cstr": builtin("worldtwin/cstr-v1"),
+    "builtin-thermal": builtin("worldtwin/thermal-storage-v1"),
+}

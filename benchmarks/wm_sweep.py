@@ -96,7 +96,7 @@ def table(results: list[dict[str, object]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny data and few steps (a smoke test)")
-    parser.add_argument("--plants", default=",".join(PLANTS))
+    parser.add_argument("--plants", default="cstr,thermal,tanks", help=f"some of {list(PLANTS)}")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--episodes", type=int, default=100)
