@@ -4,6 +4,11 @@
 actions it was asked about, one column per predicted tag, in engineering units. Baselines in the
 evaluation implement the same :class:`Forecaster` protocol, so the evaluation treats the world
 model and its peers identically.
+
+The convention is the trajectory table split at "now": ``history`` is the table up to and including
+row t_n (whose actions are applied during [t_n, t_n+1), so they drive the first forecast step), and
+``future`` is the next H rows t_n+1 … t_n+H with their ``time``, action and known-input columns.
+Forecast row j is the prediction for future row j's time.
 """
 
 from __future__ import annotations
