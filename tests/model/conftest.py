@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny tank plant for the evaluation tests, pendulum data and one tiny model trained once."""
+"""Shared fixtures: a tiny tank plant (evaluation tests), pendulum data, one tiny model trained once."""
 
 from __future__ import annotations
 
