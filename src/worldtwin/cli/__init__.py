@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 
 # Modules under worldtwin.cli that add commands; each defines register(app).
-COMMAND_MODULES = ("spec", "telemetry", "serve_plant", "sim", "train", "evaluate")
+COMMAND_MODULES = ("demo", "spec", "sim", "telemetry", "serve_plant", "train", "evaluate")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"worldtwin.cli.{_name}").register(app)

@@ -10,8 +10,9 @@ of a tag at grid time t depends on its resample method (``Tag.resample`` in the 
   this method looks ahead by up to one reading).
 
 A tag slower than the grid (an analyzer every 5 min on a 10 s grid) holds its last reading, but only
-while it is fresh: a reading older than ``hold`` (``max_gap`` × the tag's own sample period) is
-stale and the value is NaN. ``interpolate`` does not bridge readings further apart than ``hold``.
+while it is fresh: a reading older than ``hold`` (1.5 × the tag's own sample period, so until just
+after the next reading was due) is stale and the value is NaN — a missed reading is a gap in the
+trajectory, never an invented value. ``interpolate`` does not bridge readings further apart than ``hold``.
 All times are int64 microseconds since the epoch, UTC.
 """
 

@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from worldtwin.telemetry.sources.base import Reject
     from worldtwin.telemetry.writer import BufferedWriter
 
+FRESH_PERIODS = 1.5
+"""A tag's reading is held on the grid for this many of its own sample periods, then it is stale."""
+
 TimeLike: TypeAlias = str | float | int | datetime | pd.Timestamp | np.datetime64 | None
 
 
@@ -496,7 +499,9 @@ class Store:
             )
         start_us, end_us = int(span[0] or 0), int(span[1] or 0)
         grid = time_grid(start_us, end_us, dt_us)
-        holds = {n: int(self.policy.max_gap * self._period_us(n)) for n in names}
+        # a reading stays fresh until just past the next one expected from its tag (a missed reading
+        # is a gap, not a value to invent); gaps longer than max_gap periods are reported by validation
+        holds = {n: int(FRESH_PERIODS * self._period_us(n)) for n in names}
         lookback = max([dt_us, *holds.values()])
         table = self._read(names, int(grid[0]) - lookback if len(grid) else start_us, end_us)
         tag_id = table.column("tag_id").to_numpy()
